@@ -1,0 +1,5 @@
+import sys
+
+from s3dav.cli import main
+
+sys.exit(main())

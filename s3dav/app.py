@@ -1,0 +1,193 @@
+"""Wiring: from a Config to a running WsgiDAV application on cheroot."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+from cheroot import wsgi
+from wsgidav.dir_browser import WsgiDavDirBrowser
+from wsgidav.error_printer import ErrorPrinter
+from wsgidav.http_authenticator import HTTPAuthenticator
+from wsgidav.request_resolver import RequestResolver
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from s3dav.auth import ShareDomainController
+from s3dav.config import Config, ConfigError, Share
+from s3dav.metacache import MetaStore
+from s3dav.middleware import S3davMiddleware
+from s3dav.props import SqlitePropertyManager
+from s3dav.provider import S3Provider
+from s3dav.s3client import RequestCounter, S3Settings, make_client
+from s3dav.tree import S3Tree, TreeSettings
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    """Everything a running s3dav holds; tests and the CLI both build it here."""
+
+    config: Config
+    app: object
+    counter: RequestCounter
+    providers: dict[str, S3Provider]
+    executor: ThreadPoolExecutor
+    closers: list = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception as exc:  # noqa: BLE001 - best effort on shutdown
+                _log.warning("while shutting down: %s", exc)
+
+
+def s3_settings(cfg: Config) -> S3Settings:
+    s3 = cfg.s3
+    return S3Settings(
+        endpoint_url=s3["endpoint_url"],
+        region=s3["region"],
+        addressing_style=s3["addressing_style"],
+        access_key_id=s3["access_key_id"],
+        secret_access_key=s3["secret_access_key"],
+        connect_timeout=s3["connect_timeout"],
+        read_timeout=s3["read_timeout"],
+        max_attempts=s3["max_attempts"],
+    )
+
+
+def check_buckets(client, shares: list[Share]) -> None:
+    """Fail fast, with one line, when a bucket cannot be reached."""
+    for share in {s.bucket: s for s in shares}.values():
+        try:
+            client.head_bucket(Bucket=share.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise ConfigError(f"bucket {share.bucket!r} does not exist") from None
+            if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise ConfigError(
+                    f"bucket {share.bucket!r}: access denied (check the credentials)"
+                ) from None
+            raise ConfigError(f"bucket {share.bucket!r}: S3 answered {code}") from None
+        except BotoCoreError as exc:
+            raise ConfigError(f"cannot reach S3 for bucket {share.bucket!r}: {exc}") from None
+
+
+def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
+    counter = RequestCounter()
+    threads = cfg.server["threads"]
+    client = make_client(s3_settings(cfg), counter, pool_size=threads + 32)
+    if check:
+        check_buckets(client, cfg.shares)
+    cache_dir = Path(cfg.cache["dir"]).expanduser()
+    executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3dav-s3")
+    tree_settings = TreeSettings(
+        listing_ttl=cfg.cache["metadata_ttl"],
+        overlay_ttl=cfg.cache["overlay_ttl"],
+        head_unseen=cfg.cache["head_unseen"],
+        legacy_s3fs_dirs=cfg.s3["legacy_s3fs_dirs"],
+        part_size=cfg.s3["part_size"],
+        multipart_threshold=cfg.s3["multipart_threshold"],
+    )
+    meta_store = MetaStore(cache_dir / "meta", namespace=cfg.s3["endpoint_url"] or "aws")
+    props = SqlitePropertyManager(cache_dir / "properties.sqlite3")
+    providers: dict[str, S3Provider] = {}
+    for share in cfg.shares:
+        tree = S3Tree(
+            client,
+            share.bucket,
+            share.prefix,
+            settings=tree_settings,
+            meta_store=meta_store,
+            executor=executor,
+        )
+        providers[share.path] = S3Provider(
+            tree,
+            read_only=share.read_only,
+            macos_metadata=cfg.macos["metadata_files"],
+            quota_bytes=share.quota,
+        )
+    wsgidav_config = {
+        "provider_mapping": providers,
+        "property_manager": props,
+        "lock_storage": True,
+        "mutable_live_props": ["{DAV:}getlastmodified"],
+        "hotfixes": {"emulate_win32_lastmod": True, "re_encode_path_info": True},
+        "honor_mtime_header": False,  # the provider reads X-OC-Mtime itself
+        "http_authenticator": {
+            "domain_controller": ShareDomainController,
+            "accept_basic": True,
+            "accept_digest": False,
+            "default_to_digest": False,
+        },
+        "s3dav": {
+            "users": cfg.users,
+            "share_users": {s.path: s.users for s in cfg.shares},
+        },
+        "dir_browser": {
+            "enable": True,
+            "davmount": True,
+            "ms_sharepoint_support": False,
+            "response_trailer": "s3dav",
+        },
+        "middleware_stack": [
+            S3davMiddleware,
+            ErrorPrinter,
+            HTTPAuthenticator,
+            WsgiDavDirBrowser,
+            RequestResolver,
+        ],
+        "block_size": 256 * 1024,
+        "verbose": 1,
+        "logging": {"enable_loggers": []},
+    }
+    app = WsgiDAVApp(wsgidav_config)
+    gw = Gateway(cfg, app, counter, providers, executor)
+    gw.closers += [meta_store.close, props.close, lambda: executor.shutdown(wait=False)]
+    return gw
+
+
+def make_server(gw: Gateway) -> wsgi.Server:
+    cfg = gw.config
+    server = wsgi.Server(
+        (cfg.server["host"], cfg.server["port"]),
+        gw.app,
+        numthreads=cfg.server["threads"],
+        server_name="s3dav",
+        request_queue_size=128,
+        timeout=60,
+    )
+    if cfg.tls:
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+        server.ssl_adapter = BuiltinSSLAdapter(cfg.tls["cert"], cfg.tls["key"])
+    return server
+
+
+def serve_forever(gw: Gateway) -> None:
+    """Run until SIGTERM/SIGINT; then stop taking requests and exit cleanly."""
+    server = make_server(gw)
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        _log.info("signal %s: shutting down", signum)
+        stop.set()
+        threading.Thread(target=server.stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheme = "https" if gw.config.tls else "http"
+    host = gw.config.server["host"]
+    _log.info("s3dav listening on %s://%s:%s/", scheme, host, gw.config.server["port"])
+    try:
+        server.prepare()
+        server.serve()
+    finally:
+        gw.close()

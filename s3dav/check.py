@@ -1,0 +1,123 @@
+"""`s3dav check`: is the configuration sound and can every share be used?
+
+Reaches each bucket, proves list/put/delete with a probe key under the share's
+prefix, and reports folder/file name clashes and stale multipart uploads.
+The exit code says whether all is well.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3dav.config import Config
+from s3dav.keys import FOLDER_SUFFIX
+from s3dav.s3client import RequestCounter, make_client
+
+STALE_UPLOAD_AGE = 24 * 3600
+
+
+def _say(ok: bool, text: str) -> None:
+    print(f"[{'ok' if ok else 'FAIL'}] {text}")
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "error"))
+    return type(exc).__name__
+
+
+def scan_clashes(client, bucket: str, prefix: str, progress=None) -> tuple[list[str], int]:
+    """Keys that are both a file and a folder (`a` and `a/...`). Returns (names, keys seen)."""
+    files: set[str] = set()
+    dirs: set[str] = set()
+    seen = 0
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for entry in page.get("Contents", []) or []:
+            key = entry["Key"]
+            seen += 1
+            if key.endswith(FOLDER_SUFFIX):
+                dirs.add(key[: -len(FOLDER_SUFFIX)])
+            elif key.endswith("/"):
+                dirs.add(key[:-1])
+            else:
+                files.add(key)
+            parts = key.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                dirs.add("/".join(parts[:i]))
+        if progress:
+            progress(seen)
+    return sorted(files & dirs), seen
+
+
+def _progress(seen: int) -> None:
+    if sys.stdout.isatty():
+        print(f"\r  scanned {seen} keys...", end="", flush=True)
+
+
+def run_check(cfg: Config) -> int:
+    from s3dav.app import s3_settings
+
+    if cfg.embedded:
+        _say(True, "config is valid (no bucket configured: serve would use the embedded S3)")
+        return 0
+    _say(True, "config is valid")
+    client = make_client(s3_settings(cfg), RequestCounter(), pool_size=4)
+    all_ok = True
+    for share in cfg.shares:
+        where = f"share {share.path} (s3://{share.bucket}/{share.prefix})"
+        try:
+            client.head_bucket(Bucket=share.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            _say(False, f"{where}: bucket not reachable: {_problem(exc)}")
+            all_ok = False
+            continue
+        try:
+            client.list_objects_v2(Bucket=share.bucket, Prefix=share.prefix, MaxKeys=1)
+            _say(True, f"{where}: list")
+        except (ClientError, BotoCoreError) as exc:
+            _say(False, f"{where}: list refused: {_problem(exc)}")
+            all_ok = False
+            continue
+        if not share.read_only:
+            probe = f"{share.prefix}.s3dav-check-{uuid.uuid4().hex}"
+            try:
+                client.put_object(Bucket=share.bucket, Key=probe, Body=b"s3dav check")
+                client.delete_object(Bucket=share.bucket, Key=probe)
+                _say(True, f"{where}: put and delete")
+            except (ClientError, BotoCoreError) as exc:
+                _say(False, f"{where}: put/delete refused: {_problem(exc)}")
+                all_ok = False
+        clashes, seen = scan_clashes(client, share.bucket, share.prefix, _progress)
+        if sys.stdout.isatty():
+            print()
+        if clashes:
+            _say(
+                False,
+                f"{where}: {len(clashes)} name(s) are both a file and a folder "
+                f"(the folder is shown): {', '.join(clashes[:10])}",
+            )
+            all_ok = False
+        else:
+            _say(True, f"{where}: {seen} keys, no file/folder name clashes")
+        try:
+            uploads = client.list_multipart_uploads(Bucket=share.bucket, Prefix=share.prefix)
+            now = time.time()
+            stale = [
+                u
+                for u in uploads.get("Uploads", []) or []
+                if now - u["Initiated"].timestamp() > STALE_UPLOAD_AGE
+            ]
+            if stale:
+                _say(False, f"{where}: {len(stale)} stale multipart upload(s) older than a day")
+                all_ok = False
+            else:
+                _say(True, f"{where}: no stale multipart uploads")
+        except (ClientError, BotoCoreError) as exc:
+            _say(False, f"{where}: cannot list multipart uploads: {_problem(exc)}")
+            all_ok = False
+    return 0 if all_ok else 1

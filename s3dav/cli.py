@@ -1,0 +1,146 @@
+"""The `s3dav` command: serve, hash-password, check."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+
+from s3dav import __version__
+from s3dav.config import Config, ConfigError, Share, load
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="s3dav", description="A WebDAV server that fronts an S3 bucket."
+    )
+    p.add_argument("--version", action="version", version=f"s3dav {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", "-c", metavar="FILE", help="YAML configuration file")
+        sp.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+        sp.add_argument("--port", type=int, help="port to listen on (default 8080)")
+        sp.add_argument("--endpoint-url", help="S3 endpoint (MinIO, Ceph, ...); default AWS")
+        sp.add_argument("--bucket", help="serve this bucket as the single share at /")
+        sp.add_argument("--prefix", help="key prefix inside --bucket")
+        sp.add_argument("--region", help="S3 region (default us-east-1)")
+        sp.add_argument("--cache-dir", help="cache directory (default ~/.cache/s3dav)")
+        sp.add_argument("--auth", choices=["anonymous", "basic"], help="who may connect")
+        sp.add_argument(
+            "--read-only", action="store_true", default=None, help="refuse every write with 403"
+        )
+
+    serve = sub.add_parser("serve", help="run the WebDAV server")
+    common(serve)
+    check = sub.add_parser("check", help="validate the config and probe each bucket")
+    common(check)
+    sub.add_parser("hash-password", help="read a password on stdin, print its hash")
+    return p
+
+
+def _flags(args: argparse.Namespace) -> dict:
+    names = [
+        "host",
+        "port",
+        "endpoint_url",
+        "bucket",
+        "prefix",
+        "region",
+        "cache_dir",
+        "auth",
+        "read_only",
+    ]
+    return {n: getattr(args, n, None) for n in names}
+
+
+def _setup_logging(cfg: Config) -> None:
+    from s3dav.logs import configure
+
+    configure(cfg.logging["level"], cfg.logging["format"])
+
+
+def _use_embedded(cfg: Config) -> object:
+    from s3dav.embedded import DEMO_BUCKET, DEMO_KEY, DEMO_SECRET, start_embedded_s3
+
+    server, url = start_embedded_s3()
+    cfg.s3.update(endpoint_url=url, access_key_id=DEMO_KEY, secret_access_key=DEMO_SECRET)
+    users = ["anonymous"] if cfg.server["auth"] == "anonymous" else sorted(cfg.users)
+    cfg.shares = [
+        Share(
+            path="/",
+            bucket=DEMO_BUCKET,
+            users=users,
+            read_only=bool(cfg.server.get("read_only_default")),
+        )
+    ]
+    return server
+
+
+def cmd_serve(args) -> int:
+    from s3dav.app import build_gateway, serve_forever
+    from s3dav.embedded import MissingDemoExtra
+
+    cfg = load(args.config, _flags(args))
+    _setup_logging(cfg)
+    embedded = None
+    if cfg.embedded:
+        try:
+            embedded = _use_embedded(cfg)
+        except MissingDemoExtra as exc:
+            print(f"s3dav: {exc}", file=sys.stderr)
+            return 2
+    try:
+        gw = build_gateway(cfg)
+    except ConfigError:
+        if embedded:
+            embedded.stop()
+        raise
+    try:
+        serve_forever(gw)
+    finally:
+        if embedded:
+            embedded.stop()
+    return 0
+
+
+def cmd_hash_password(_args) -> int:
+    from s3dav.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("s3dav: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from s3dav.check import run_check
+
+    cfg = load(args.config, _flags(args))
+    logging.basicConfig(level=logging.WARNING)
+    return run_check(cfg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    handlers = {"serve": cmd_serve, "hash-password": cmd_hash_password, "check": cmd_check}
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"s3dav: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,399 @@
+"""The configuration: one YAML file, environment variables, command-line flags.
+
+Precedence: defaults < file < S3DAV_<SECTION>__<KEY> environment < flags.
+Every problem is reported as one `ConfigError` line naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from s3dav.keys import BadPath, normalize_prefix
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for one line on stderr."""
+
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "tib": 1024**4,
+}
+_DURATION_UNITS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_size(value: Any, key: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a size like 10GiB, got {value!r}")
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not m or m.group(2).lower() not in _SIZE_UNITS:
+        raise ConfigError(f"{key}: expected a size like 10GiB, got {value!r}")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+
+
+def parse_duration(value: Any, key: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a duration like 30s, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not m or m.group(2).lower() not in _DURATION_UNITS:
+        raise ConfigError(f"{key}: expected a duration like 30s, got {value!r}")
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2).lower()]
+
+
+def parse_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def parse_int(value: Any, key: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
+
+
+def parse_str(value: Any, key: str) -> str:
+    if isinstance(value, dict | list):
+        raise ConfigError(f"{key}: expected text, got a {type(value).__name__}")
+    return str(value)
+
+
+def parse_opt_str(value: Any, key: str) -> str | None:
+    return None if value is None or value == "" else parse_str(value, key)
+
+
+def choice(*options: str):
+    def parse(value: Any, key: str) -> str:
+        text = parse_str(value, key)
+        if text not in options:
+            raise ConfigError(f"{key}: must be one of {', '.join(options)}, got {text!r}")
+        return text
+
+    return parse
+
+
+# section -> key -> (parser, default)
+SCHEMA: dict[str, dict[str, tuple]] = {
+    "server": {
+        "host": (parse_str, "127.0.0.1"),
+        "port": (parse_int, 8080),
+        "threads": (parse_int, 64),
+        "auth": (choice("anonymous", "basic"), "anonymous"),
+        "max_xml_body": (parse_size, "1MiB"),
+        "shutdown_timeout": (parse_duration, "30s"),
+    },
+    "s3": {
+        "endpoint_url": (parse_opt_str, None),
+        "region": (parse_str, "us-east-1"),
+        "addressing_style": (choice("auto", "path", "virtual"), "auto"),
+        "access_key_id": (parse_opt_str, None),
+        "secret_access_key": (parse_opt_str, None),
+        "connect_timeout": (parse_duration, "5s"),
+        "read_timeout": (parse_duration, "30s"),
+        "max_attempts": (parse_int, 5),
+        "part_size": (parse_size, "8MiB"),
+        "multipart_threshold": (parse_size, "8MiB"),
+        "legacy_s3fs_dirs": (parse_bool, False),
+    },
+    "cache": {
+        "dir": (parse_str, "~/.cache/s3dav"),
+        "size": (parse_size, "10GiB"),
+        "metadata_ttl": (parse_duration, "30s"),
+        "overlay_ttl": (parse_duration, "300s"),
+        "head_unseen": (parse_bool, True),
+        "write_back": (parse_bool, False),
+    },
+    "locks": {"storage": (parse_str, "memory")},
+    "macos": {"metadata_files": (choice("store", "refuse"), "store")},
+    "logging": {
+        "level": (choice("debug", "info", "warning", "error"), "info"),
+        "format": (choice("plain", "json"), "plain"),
+    },
+    "metrics": {"enabled": (parse_bool, True)},
+}
+TLS_KEYS = {"cert", "key"}
+SHARE_KEYS = {"path", "bucket", "prefix", "read_only", "users", "quota"}
+
+
+@dataclass
+class Share:
+    path: str  # "/" or "/photos"
+    bucket: str
+    prefix: str = ""
+    read_only: bool = False
+    users: list[str] = field(default_factory=lambda: ["anonymous"])
+    quota: int | None = None
+
+
+@dataclass
+class Config:
+    server: dict
+    s3: dict
+    cache: dict
+    locks: dict
+    macos: dict
+    logging: dict
+    metrics: dict
+    tls: dict | None
+    shares: list[Share]
+    users: dict[str, dict]
+
+    @property
+    def embedded(self) -> bool:
+        """No bucket configured: serve the embedded in-memory S3."""
+        return not self.shares
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: Any, key: str, environ: dict) -> Any:
+    """Replace ${VAR} references (secrets are kept out of the file this way)."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match) -> str:
+            if m.group(1) not in environ:
+                raise ConfigError(f"{key}: environment variable {m.group(1)} is not set")
+            return environ[m.group(1)]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: expand_env(v, f"{key}.{k}", environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{key}[{i}]", environ) for i, v in enumerate(value)]
+    return value
+
+
+def read_file(path: str | os.PathLike) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping")
+    return data
+
+
+def env_overrides(environ: dict) -> dict:
+    """S3DAV_<SECTION>__<KEY>=value; S3DAV_SHARES / S3DAV_USERS take YAML."""
+    raw: dict = {}
+    for name, value in environ.items():
+        if not name.startswith("S3DAV_"):
+            continue
+        rest = name[len("S3DAV_") :].lower()
+        if rest in ("shares", "users"):
+            try:
+                raw[rest] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                raise ConfigError(f"{name}: not valid YAML") from None
+            continue
+        if "__" not in rest:
+            raise ConfigError(f"{name}: expected S3DAV_<SECTION>__<KEY>")
+        parts = rest.split("__")
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: conflicts with another variable")
+        node[parts[-1]] = value
+    return raw
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _section(raw: dict, name: str) -> dict:
+    given = raw.get(name) or {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"{name}: expected a mapping")
+    schema = SCHEMA[name]
+    out = {}
+    for key in given:
+        if key == "tls" and name == "server":
+            continue
+        if key not in schema:
+            raise ConfigError(f"unknown key {name}.{key}")
+    for key, (parse, default) in schema.items():
+        value = given.get(key, default)
+        out[key] = None if value is None else parse(value, f"{name}.{key}")
+    return out
+
+
+def _tls(raw: dict) -> dict | None:
+    tls = (raw.get("server") or {}).get("tls")
+    if not tls:
+        return None
+    if not isinstance(tls, dict):
+        raise ConfigError("server.tls: expected a mapping with cert and key")
+    for key in tls:
+        if key not in TLS_KEYS:
+            raise ConfigError(f"unknown key server.tls.{key}")
+    for key in TLS_KEYS:
+        if not tls.get(key):
+            raise ConfigError(f"server.tls.{key}: missing")
+        if not Path(str(tls[key])).is_file():
+            raise ConfigError(f"server.tls.{key}: no such file {tls[key]}")
+    return {k: str(v) for k, v in tls.items()}
+
+
+def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
+    given = raw.get("shares") or []
+    if not isinstance(given, list):
+        raise ConfigError("shares: expected a list")
+    default_users = ["anonymous"] if auth == "anonymous" else sorted(users)
+    shares: list[Share] = []
+    for i, item in enumerate(given):
+        where = f"shares[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a mapping")
+        for key in item:
+            if key not in SHARE_KEYS:
+                raise ConfigError(f"unknown key {where}.{key}")
+        if not item.get("bucket"):
+            raise ConfigError(f"{where}.bucket: missing")
+        path = "/" + parse_str(item.get("path", "/"), f"{where}.path").strip("/")
+        try:
+            prefix = normalize_prefix(parse_str(item.get("prefix", ""), f"{where}.prefix"))
+        except BadPath as exc:
+            raise ConfigError(f"{where}.prefix: {exc}") from None
+        share_users = item.get("users", default_users)
+        if not isinstance(share_users, list) or not all(isinstance(u, str) for u in share_users):
+            raise ConfigError(f"{where}.users: expected a list of user names")
+        for u in share_users:
+            if u != "anonymous" and u not in users:
+                raise ConfigError(f"{where}.users: no user {u!r} in users")
+        quota = item.get("quota")
+        shares.append(
+            Share(
+                path=path,
+                bucket=parse_str(item["bucket"], f"{where}.bucket"),
+                prefix=prefix,
+                read_only=parse_bool(item.get("read_only", False), f"{where}.read_only"),
+                users=list(share_users),
+                quota=None if quota is None else parse_size(quota, f"{where}.quota"),
+            )
+        )
+    paths = [s.path for s in shares]
+    if len(set(paths)) != len(paths):
+        raise ConfigError("shares: two shares have the same path")
+    return shares
+
+
+def _users(raw: dict) -> dict[str, dict]:
+    given = raw.get("users") or {}
+    if not isinstance(given, dict):
+        raise ConfigError("users: expected a mapping of name to {password_hash: ...}")
+    out = {}
+    for name, spec in given.items():
+        if name == "anonymous":
+            raise ConfigError("users.anonymous: that name is reserved")
+        if not isinstance(spec, dict) or not spec.get("password_hash"):
+            raise ConfigError(f"users.{name}.password_hash: missing")
+        for key in spec:
+            if key != "password_hash":
+                raise ConfigError(f"unknown key users.{name}.{key}")
+        out[str(name)] = {"password_hash": str(spec["password_hash"])}
+    return out
+
+
+KNOWN_TOP = set(SCHEMA) | {"shares", "users"}
+
+
+def build(raw: dict, environ: dict | None = None) -> Config:
+    """Validate a merged raw mapping into a Config."""
+    environ = dict(os.environ) if environ is None else environ
+    for key in raw:
+        if key not in KNOWN_TOP:
+            raise ConfigError(f"unknown key {key}")
+    raw = expand_env(raw, "config", environ)
+    sections = {name: _section(raw, name) for name in SCHEMA}
+    if not 0 < sections["server"]["port"] < 65536:
+        raise ConfigError(f"server.port: {sections['server']['port']} is not a TCP port")
+    if sections["server"]["threads"] < 1:
+        raise ConfigError("server.threads: must be at least 1")
+    if sections["s3"]["part_size"] < 5 * 1024**2:
+        raise ConfigError("s3.part_size: S3 needs at least 5MiB")
+    users = _users(raw)
+    shares = _shares(raw, sections["server"]["auth"], users)
+    if sections["server"]["auth"] == "basic" and not users:
+        raise ConfigError("server.auth: basic needs at least one entry in users")
+    return Config(tls=_tls(raw), shares=shares, users=users, **sections)
+
+
+def load(path: str | None, flags: dict, environ: dict | None = None) -> Config:
+    """Defaults < file < environment < flags. `flags` holds only flags given."""
+    environ = dict(os.environ) if environ is None else environ
+    raw: dict = read_file(path) if path else {}
+    raw = merge(raw, env_overrides(environ))
+    section_flags = {
+        "host": ("server", "host"),
+        "port": ("server", "port"),
+        "auth": ("server", "auth"),
+        "endpoint_url": ("s3", "endpoint_url"),
+        "region": ("s3", "region"),
+        "cache_dir": ("cache", "dir"),
+    }
+    for flag, (section, key) in section_flags.items():
+        if flags.get(flag) is not None:
+            raw.setdefault(section, {})
+            raw[section] = {**(raw.get(section) or {}), key: flags[flag]}
+    if flags.get("bucket"):
+        share = {"path": "/", "bucket": flags["bucket"], "prefix": flags.get("prefix") or ""}
+        if flags.get("read_only"):
+            share["read_only"] = True
+        raw["shares"] = [share]
+    elif flags.get("prefix"):
+        raise ConfigError("--prefix needs --bucket")
+    elif flags.get("read_only"):
+        shares = raw.get("shares") or []
+        raw["shares"] = [{**s, "read_only": True} for s in shares if isinstance(s, dict)]
+        raw["_read_only_flag"] = True
+    read_only_embedded = raw.pop("_read_only_flag", False) or bool(flags.get("read_only"))
+    cfg = build(raw, environ)
+    cfg.server["read_only_default"] = read_only_embedded
+    return cfg

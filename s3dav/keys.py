@@ -1,0 +1,147 @@
+"""Pure mapping between WebDAV paths and S3 keys (DESIGN.md section 1 and 2).
+
+Nothing here talks to S3, so every rule can be unit-tested on its own.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_KEY_BYTES = 1024
+FOLDER_SUFFIX = "_$folder$"
+DIRECTORY_CONTENT_TYPE = "application/x-directory"
+DIR_MODE = 0o40755  # 16877: what s3dav writes on folder markers
+FILE_MODE = 0o100644  # 33188: what s3dav writes on files
+
+
+class BadPath(ValueError):
+    """A path that can never map to a key of this share (answered with 400)."""
+
+
+def validate_segments(path: str) -> list[str]:
+    """Split a decoded URL path into segments, refusing every unsafe form.
+
+    `path` is the already percent-decoded path below the share ("/a/b.txt").
+    A single trailing slash is allowed (collections); anything else that is
+    empty, `.`/`..`, or holds control characters or a backslash is refused.
+    """
+    if "\x00" in path:
+        raise BadPath("NUL character in path")
+    body = path[1:] if path.startswith("/") else path
+    if body.startswith("/"):
+        raise BadPath("empty path segment")
+    if body.endswith("/"):
+        body = body[:-1]
+    if body == "":
+        return []
+    segments = body.split("/")
+    for seg in segments:
+        if seg == "":
+            raise BadPath("empty path segment")
+        if seg in (".", ".."):
+            raise BadPath(f"path segment {seg!r} is not allowed")
+        if "\\" in seg:
+            raise BadPath("backslash in path segment")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in seg):
+            raise BadPath("control character in path")
+    return segments
+
+
+def path_to_key(path: str, prefix: str = "", *, collection: bool = False) -> str:
+    """Map a share-relative path to its S3 key (NFC, no leading slash).
+
+    `collection=True` yields the prefix form ending in "/" (or `prefix` for
+    the share root).
+    """
+    segments = [unicodedata.normalize("NFC", s) for s in validate_segments(path)]
+    key = prefix + "/".join(segments)
+    if collection and segments:
+        key += "/"
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise BadPath(f"key is longer than {MAX_KEY_BYTES} bytes")
+    return key
+
+
+def normalize_prefix(prefix: str | None) -> str:
+    """A share prefix is "" or ends with exactly one "/"."""
+    prefix = (prefix or "").strip("/")
+    if not prefix:
+        return ""
+    validate_segments("/" + prefix)
+    return unicodedata.normalize("NFC", prefix) + "/"
+
+
+def parent_and_name(key: str) -> tuple[str, str]:
+    """Split "a/b/c" (or "a/b/c/") into ("a/b/", "c")."""
+    key = key.rstrip("/")
+    head, _, name = key.rpartition("/")
+    return (head + "/" if head else ""), name
+
+
+def is_under(key: str, prefix: str) -> bool:
+    """True when key lies inside the share prefix (or equals it)."""
+    return key.startswith(prefix)
+
+
+def marker_names(dir_prefix: str) -> tuple[str, str]:
+    """Both marker keys of a collection: ("a/b/", "a/b_$folder$")."""
+    base = dir_prefix.rstrip("/")
+    return base + "/", base + FOLDER_SUFFIX
+
+
+def name_of_entry(rest: str) -> tuple[str, bool] | None:
+    """Classify a key relative to a listed prefix.
+
+    Returns (name, is_collection) or None for the prefix's own marker.
+    "x" -> file x; "x/" or "x/..." -> folder x; "x_$folder$" -> folder x.
+    """
+    if rest == "":
+        return None
+    if "/" in rest:
+        return rest.split("/", 1)[0], True
+    if rest.endswith(FOLDER_SUFFIX) and len(rest) > len(FOLDER_SUFFIX):
+        return rest[: -len(FOLDER_SUFFIX)], True
+    return rest, False
+
+
+def is_macos_metadata(name: str) -> bool:
+    """AppleDouble `._x` files and `.DS_Store` that Finder writes everywhere."""
+    return name.startswith("._") or name == ".DS_Store"
+
+
+def parse_mtime(value: str | None) -> float | None:
+    """Read x-amz-meta-mtime in every form in the wild.
+
+    s3fs writes integer seconds, rclone fractional seconds; some tools write
+    nanoseconds or milliseconds since the epoch.
+    """
+    if not value:
+        return None
+    try:
+        t = float(value.strip())
+    except ValueError:
+        return None
+    if t > 1e17:  # nanoseconds
+        t /= 1e9
+    elif t > 1e14:  # microseconds
+        t /= 1e6
+    elif t > 1e11:  # milliseconds
+        t /= 1e3
+    return t if t >= 0 else None
+
+
+def format_mtime(t: float) -> str:
+    """The form both s3fs (integer part) and rclone (fraction) read."""
+    if float(t).is_integer():
+        return str(int(t))
+    return f"{t:.9f}".rstrip("0").rstrip(".")
+
+
+def parse_mode(value: str | None) -> int | None:
+    """x-amz-meta-mode: decimal, with or without the file-type bits."""
+    if not value:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None

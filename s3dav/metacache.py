@@ -1,0 +1,126 @@
+"""Metadata caches (DESIGN.md section 5).
+
+- `ListingCache`: folder listings in memory for `metadata_ttl` seconds, with one
+  fetch at a time per folder so a burst of requests costs one LIST.
+- `MetaStore`: what listings do not return (x-amz-meta-mtime, mode, MD5,
+  content type), on disk, keyed by key + ETag: read by HEAD at most once per
+  object version, ever, also across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import diskcache
+
+from s3dav.listing import Listing
+
+_log = logging.getLogger(__name__)
+
+
+class ListingCache:
+    def __init__(self, ttl: float, max_entries: int = 20_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, Listing] = {}
+        self._lock = threading.Lock()
+        self._flights: dict[str, threading.Lock] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, dir_key: str) -> Listing | None:
+        with self._lock:
+            listing = self._entries.get(dir_key)
+            if listing is None:
+                return None
+            if time.monotonic() - listing.fetched_at > self.ttl:
+                del self._entries[dir_key]
+                return None
+            return listing
+
+    def get_or_fetch(self, dir_key: str, fetch: Callable[[], Listing]) -> Listing:
+        listing = self.get(dir_key)
+        if listing is not None:
+            self.hits += 1
+            return listing
+        with self._lock:
+            flight = self._flights.setdefault(dir_key, threading.Lock())
+        with flight:
+            listing = self.get(dir_key)  # another thread may have fetched it
+            if listing is not None:
+                self.hits += 1
+                return listing
+            self.misses += 1
+            listing = fetch()
+            self.put(listing)
+            return listing
+
+    def put(self, listing: Listing) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                oldest = min(self._entries, key=lambda k: self._entries[k].fetched_at)
+                del self._entries[oldest]
+            self._entries[listing.dir_key] = listing
+            if len(self._flights) > 10_000:
+                self._flights.clear()  # holders keep their own reference
+
+    def invalidate(self, dir_key: str | None = None) -> None:
+        with self._lock:
+            if dir_key is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(dir_key, None)
+
+
+class MetaStore:
+    """Per-object-version metadata on disk. A broken cache never fails a request."""
+
+    def __init__(self, directory: Path | None, namespace: str) -> None:
+        self.namespace = namespace
+        self._cache = None
+        self._memory: dict[str, dict] = {}
+        if directory is not None:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                self._cache = diskcache.Cache(str(directory), size_limit=512 * 1024 * 1024)
+            except Exception as exc:  # noqa: BLE001 - degrade to memory only
+                _log.warning(
+                    "metadata cache at %s unusable, keeping it in memory: %s", directory, exc
+                )
+
+    def _k(self, key: str, etag: str) -> str:
+        return f"{self.namespace}\0{key}\0{etag}"
+
+    def get(self, key: str, etag: str) -> dict | None:
+        k = self._k(key, etag)
+        if k in self._memory:
+            return self._memory[k]
+        if self._cache is not None:
+            try:
+                value = self._cache.get(k)
+            except Exception as exc:  # noqa: BLE001
+                _log.warning("metadata cache read failed: %s", exc)
+                return None
+            if isinstance(value, dict):
+                self._memory[k] = value
+                return value
+        return None
+
+    def put(self, key: str, etag: str, meta: dict) -> None:
+        k = self._k(key, etag)
+        self._memory[k] = meta
+        if len(self._memory) > 200_000:
+            self._memory.clear()
+        if self._cache is not None:
+            try:
+                self._cache.set(k, meta)
+            except Exception as exc:  # noqa: BLE001
+                _log.warning("metadata cache write failed: %s", exc)
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()

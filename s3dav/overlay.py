@@ -1,0 +1,146 @@
+"""Read-your-writes overlay (DESIGN.md section 4).
+
+The gateway remembers its own recent writes and deletes and merges them into
+every listing, so that a client sees its change at once even when the store's
+listing (or our own listing cache) still shows the old state. Entries expire
+after `ttl` seconds: by then S3 is expected to agree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+from s3dav.listing import DirInfo, FileInfo, Listing
+
+# S3's LastModified and our clock may disagree by a little.
+CLOCK_SLACK = 2.0
+
+
+class Overlay:
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._files: dict[str, tuple[FileInfo, float]] = {}
+        self._dirs: dict[str, float] = {}  # dir keys created ("a/b/")
+        self._deleted: dict[str, float] = {}  # file keys deleted
+        self._deleted_trees: dict[str, float] = {}  # dir keys deleted with all below
+
+    # -- recording own changes ------------------------------------------------
+    def put_file(self, info: FileInfo) -> None:
+        now = time.time()
+        with self._lock:
+            self._files[info.key] = (info, now)
+            self._deleted.pop(info.key, None)
+
+    def put_dir(self, dir_key: str) -> None:
+        with self._lock:
+            self._dirs[dir_key] = time.time()
+
+    def delete_file(self, key: str) -> None:
+        with self._lock:
+            self._files.pop(key, None)
+            self._deleted[key] = time.time()
+
+    def delete_tree(self, dir_key: str) -> None:
+        now = time.time()
+        with self._lock:
+            self._deleted_trees[dir_key] = now
+            for k in [k for k in self._files if k.startswith(dir_key)]:
+                del self._files[k]
+            for k in [k for k in self._dirs if k.startswith(dir_key)]:
+                del self._dirs[k]
+
+    # -- merging --------------------------------------------------------------
+    def _prune(self, now: float) -> None:
+        limit = now - self.ttl
+        for table in (self._dirs, self._deleted, self._deleted_trees):
+            for k in [k for k, t in table.items() if t < limit]:
+                del table[k]
+        for k in [k for k, (_, t) in self._files.items() if t < limit]:
+            del self._files[k]
+
+    def _tree_deleted_at(self, key: str) -> float | None:
+        """Latest delete time of a deleted tree that holds `key`."""
+        times = [t for d, t in self._deleted_trees.items() if key.startswith(d)]
+        return max(times) if times else None
+
+    def apply(self, listing: Listing) -> Listing:
+        """A copy of `listing` with own recent changes merged in."""
+        P = listing.dir_key
+        now = time.time()
+        with self._lock:
+            self._prune(now)
+            if not (self._files or self._dirs or self._deleted or self._deleted_trees):
+                return listing
+            out = Listing(
+                dir_key=P,
+                files=dict(listing.files),
+                dirs=dict(listing.dirs),
+                own_marker=listing.own_marker,
+                complete=listing.complete,
+                fetched_at=listing.fetched_at,
+                clashes=list(listing.clashes),
+            )
+            self._hide_deleted(out)
+            self._add_present(out)
+            return out
+
+    def _hide_deleted(self, out: Listing) -> None:
+        P = out.dir_key
+        for name, info in list(out.files.items()):
+            t = self._deleted.get(info.key)
+            tree_t = self._tree_deleted_at(info.key)
+            for when in (t, tree_t):
+                if when is not None and info.last_modified <= when + CLOCK_SLACK:
+                    del out.files[name]
+                    break
+        for name, d in list(out.dirs.items()):
+            tree_t = self._tree_deleted_at(d.key)
+            if tree_t is not None:
+                # A folder seen in a (lagging) listing after we deleted it is
+                # shown again only once something was written below it since.
+                del out.dirs[name]
+        if out.own_marker is not None:
+            tree_t = self._tree_deleted_at(P)
+            if tree_t is not None and out.own_marker.last_modified <= tree_t + CLOCK_SLACK:
+                out.own_marker = None
+
+    def _add_present(self, out: Listing) -> None:
+        P = out.dir_key
+        for key, (info, _t) in self._files.items():
+            if not key.startswith(P) or key == P:
+                continue
+            rest = key[len(P) :]
+            if "/" in rest:
+                name = rest.split("/", 1)[0]
+                out.dirs.setdefault(name, DirInfo(key=P + name + "/"))
+                continue
+            seen = out.files.get(rest)
+            if seen is None or seen.last_modified <= info.last_modified + CLOCK_SLACK:
+                if seen is not None and seen.etag == info.etag:
+                    out.files[rest] = replace(
+                        seen, mtime=info.mtime, mode=info.mode, md5=info.md5 or seen.md5
+                    )
+                else:
+                    out.files[rest] = info
+        for dkey in self._dirs:
+            if dkey == P:
+                if out.own_marker is None:
+                    out.own_marker = FileInfo(key=P, size=0, etag="", last_modified=time.time())
+                continue
+            if not dkey.startswith(P):
+                continue
+            name = dkey[len(P) :].split("/", 1)[0]
+            out.dirs.setdefault(name, DirInfo(key=P + name + "/"))
+        for name in list(out.files):
+            if name in out.dirs:
+                del out.files[name]
+
+    def known_dir(self, dir_key: str) -> bool:
+        """True when an own write shows that `dir_key` exists."""
+        with self._lock:
+            if dir_key in self._dirs:
+                return True
+            return any(k.startswith(dir_key) for k in self._files)

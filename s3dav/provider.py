@@ -1,0 +1,575 @@
+"""The WsgiDAV provider: WebDAV collections and resources over one S3Tree.
+
+Resources are built from a listing entry or a HEAD that the tree already
+holds; their getters never call S3. Writes go through the tree, which records
+them in the read-your-writes overlay.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import time
+import unicodedata
+from email.utils import parsedate_to_datetime
+
+from wsgidav import util
+from wsgidav.dav_error import (
+    HTTP_BAD_REQUEST,
+    HTTP_FORBIDDEN,
+    HTTP_INTERNAL_ERROR,
+    HTTP_PRECONDITION_FAILED,
+    DAVError,
+    PRECONDITION_CODE_PropfindFiniteDepth,
+)
+from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
+
+from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key
+from s3dav.listing import DirInfo, FileInfo
+from s3dav.reader import RangedReader
+from s3dav.tree import S3Tree
+
+_log = logging.getLogger(__name__)
+
+RESOLVED = "s3dav.resolved"  # environ key: per-request memo of path -> resource
+CREATED = "s3dav.created"  # environ key: a natively handled COPY/MOVE made a new resource
+MTIME_ACCEPTED = "s3dav.mtime_accepted"
+
+
+def client_mtime(environ: dict) -> float | None:
+    """The modification time a client asked for with X-OC-Mtime (rclone, ownCloud)."""
+    value = environ.get("HTTP_X_OC_MTIME")
+    if value is None:
+        return None
+    t = parse_mtime(value)
+    if t is None:
+        raise DAVError(HTTP_BAD_REQUEST, f"invalid X-OC-Mtime header: {value[:40]!r}")
+    return t
+
+
+def parse_time_value(text: str | None) -> float | None:
+    """A time from PROPPATCH: RFC 1123 (getlastmodified, Win32 times) or epoch seconds."""
+    if not text:
+        return None
+    text = text.strip()
+    t = parse_mtime(text)
+    if t is not None:
+        return t
+    try:
+        return parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError):
+        pass
+    try:
+        from datetime import datetime
+
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def forget_resolved(environ: dict) -> None:
+    environ.pop(RESOLVED, None)
+
+
+class S3Provider(DAVProvider):
+    """Maps one share (bucket + prefix) onto WebDAV."""
+
+    def __init__(
+        self,
+        tree: S3Tree,
+        *,
+        read_only: bool = False,
+        macos_metadata: str = "store",
+        quota_bytes: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.tree = tree
+        self.readonly = read_only
+        self.macos_metadata = macos_metadata
+        self.quota_bytes = quota_bytes
+
+    def __repr__(self) -> str:
+        return f"S3Provider(s3://{self.tree.bucket}/{self.tree.prefix})"
+
+    def is_readonly(self) -> bool:
+        return self.readonly
+
+    def key_for(self, path: str, *, collection: bool = False) -> str:
+        try:
+            return path_to_key(path, self.tree.prefix, collection=collection)
+        except BadPath as exc:
+            raise DAVError(HTTP_BAD_REQUEST, f"bad path: {exc}") from exc
+
+    def get_resource_inst(self, path: str, environ: dict):
+        memo = environ.setdefault(RESOLVED, {})
+        norm = "/" + path.strip("/")
+        if norm in memo:
+            return memo[norm]
+        key = self.key_for(path)
+        norm = "/" + "/".join(unicodedata.normalize("NFC", s) for s in norm.split("/") if s)
+        if key == self.tree.prefix:
+            res = S3Collection(self, "/", environ, DirInfo(key=self.tree.prefix))
+        else:
+            try:
+                info = self.tree.stat(key)
+            except Exception as exc:
+                raise as_s3_error(exc, f"looking up {path}") from exc
+            if info is None:
+                res = None
+            elif isinstance(info, DirInfo):
+                res = S3Collection(self, norm, environ, info)
+            else:
+                res = S3File(self, norm, environ, info)
+        memo[norm] = res
+        return res
+
+    def custom_request_handler(self, environ, start_response, default_handler):
+        """Refuse PROPFIND Depth infinity on collections (a walk of the whole bucket).
+
+        On a file, infinity means the same as 0, so it is answered.
+        """
+        if environ.get("REQUEST_METHOD") == "PROPFIND":
+            depth = environ.get("HTTP_DEPTH", "infinity").strip().lower()
+            if depth == "infinity":
+                res = self.get_resource_inst(environ["PATH_INFO"], environ)
+                if res is not None and res.is_collection:
+                    raise DAVError(
+                        HTTP_FORBIDDEN,
+                        "PROPFIND with Depth infinity is not supported: use Depth 1",
+                        err_condition=PRECONDITION_CODE_PropfindFiniteDepth,
+                    )
+                environ["HTTP_DEPTH"] = "0"
+        return default_handler(environ, start_response)
+
+    def check_writable(self, name: str | None = None) -> None:
+        if self.readonly:
+            raise DAVError(HTTP_FORBIDDEN, "this share is read-only")
+        if name is not None and self.macos_metadata == "refuse" and is_macos_metadata(name):
+            raise DAVError(HTTP_FORBIDDEN, f"macOS metadata files ({name}) are refused here")
+
+
+def as_s3_error(exc: Exception, doing: str) -> DAVError:
+    """Turn an S3/network failure into a clear DAVError (never a bare 500 traceback)."""
+    if isinstance(exc, DAVError):
+        return exc
+    from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in ("PreconditionFailed",) or status == 412:
+            return DAVError(HTTP_PRECONDITION_FAILED, f"{doing}: precondition failed")
+        if code in ("AccessDenied",) or status == 403:
+            return DAVError(HTTP_FORBIDDEN, f"{doing}: S3 denied access")
+        if status in (500, 502, 503, 504) or code in ("SlowDown", "ServiceUnavailable"):
+            return DAVError(503, f"{doing}: S3 is unavailable ({code})")
+        return DAVError(HTTP_INTERNAL_ERROR, f"{doing}: S3 error {code}")
+    if isinstance(exc, ConnectionError | ReadTimeoutError):
+        return DAVError(503, f"{doing}: S3 is unreachable")
+    return DAVError(HTTP_INTERNAL_ERROR, f"{doing}: {type(exc).__name__}")
+
+
+class _Common:
+    """Bits shared by files and collections."""
+
+    provider: S3Provider
+    environ: dict
+    path: str
+
+    @property
+    def tree(self) -> S3Tree:
+        return self.provider.tree
+
+    def _dest_key(self, dest_path: str, *, collection: bool = False) -> str:
+        return self.provider.key_for(dest_path, collection=collection)
+
+    def _props_copy(self, dest_path: str, *, move: bool, children: bool) -> None:
+        pm = self.provider.prop_manager
+        if not pm:
+            return
+        src_url = self.get_ref_url()
+        dest_url = util.quote(self.provider.share_path + dest_path)
+        if self.is_collection and not dest_url.endswith("/"):
+            dest_url += "/"
+        if move:
+            pm.move_properties(src_url, dest_url, with_children=children, environ=self.environ)
+        elif children:
+            pm.copy_tree_properties(src_url, dest_url)
+        else:
+            pm.copy_properties(src_url, dest_url, self.environ)
+
+    def _mark_created(self, dest_path: str) -> None:
+        existed = self.provider.get_resource_inst(dest_path, self.environ) is not None
+        self.environ[CREATED] = not existed
+
+
+class S3File(_Common, DAVNonCollection):
+    def __init__(
+        self,
+        provider: S3Provider,
+        path: str,
+        environ: dict,
+        info: FileInfo | None,
+        key: str | None = None,
+    ) -> None:
+        DAVNonCollection.__init__(self, path, environ)
+        self.provider = provider
+        self.info = info
+        self.key = info.key if info else key
+        self._upload = None
+
+    # -- live properties (no S3 calls) -----------------------------------------
+    def get_content_length(self):
+        return self.info.size if self.info else 0
+
+    def get_content_type(self):
+        if self.info and self.info.content_type:
+            return self.info.content_type
+        return mimetypes.guess_type(self.key)[0] or "application/octet-stream"
+
+    def get_etag(self):
+        return self.info.etag if self.info else None
+
+    def get_last_modified(self):
+        return self.info.modified if self.info else time.time()
+
+    def get_creation_date(self):
+        return self.get_last_modified()
+
+    def support_etag(self):
+        return True
+
+    def support_ranges(self):
+        return True
+
+    # -- reading ----------------------------------------------------------------
+    def get_content(self):
+        end_hint = None
+        rng = self.environ.get("HTTP_RANGE")
+        if rng and self.info:
+            try:
+                ranges, _ = util.obtain_content_ranges(rng, self.info.size)
+                if ranges:
+                    end_hint = ranges[0][1]
+            except Exception:  # noqa: BLE001 - a bad Range is WsgiDAV's to answer
+                end_hint = None
+        return RangedReader(
+            self.tree.client,
+            self.tree.bucket,
+            self.key,
+            self.info.size,
+            self.info.etag,
+            end_hint=end_hint,
+        )
+
+    # -- writing ----------------------------------------------------------------
+    def begin_write(self, *, content_type=None):
+        self.provider.check_writable(self.name)
+        environ = self.environ
+        mtime = client_mtime(environ)
+        length = environ.get("CONTENT_LENGTH")
+        exact = int(length) if length and length.isdigit() else None
+        hint = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH")
+        expected = exact if exact is not None else (int(hint) if hint and hint.isdigit() else None)
+        self._upload = self.tree.new_upload(
+            self.key, content_type=content_type, mtime=mtime, expected_size=expected
+        )
+        self._upload.exact_size = exact
+        if mtime is not None:
+            environ[MTIME_ACCEPTED] = True
+        return self._upload
+
+    def end_write(self, *, with_errors):
+        upload, self._upload = self._upload, None
+        if upload is None:
+            return
+        if with_errors:
+            upload.abort()
+            return
+        if upload.result is None:
+            raise DAVError(HTTP_INTERNAL_ERROR, f"upload of {self.path} did not complete")
+        self.info = self.tree.upload_done(upload)
+        forget_resolved(self.environ)
+
+    def set_last_modified(self, dest_path, time_stamp, *, dry_run):
+        t = parse_time_value(time_stamp) if isinstance(time_stamp, str) else float(time_stamp)
+        if t is None:
+            raise DAVError(HTTP_BAD_REQUEST, f"bad time value {time_stamp!r}")
+        if dry_run:
+            return True
+        self.provider.check_writable()
+        if self.info and self.info.mtime is not None and abs(self.info.mtime - t) < 1e-6:
+            return True
+        try:
+            self.info = self.tree.set_mtime(self.info, t)
+        except Exception as exc:
+            raise as_s3_error(exc, f"setting the time of {self.path}") from exc
+        forget_resolved(self.environ)
+        return True
+
+    def delete(self):
+        self.provider.check_writable()
+        try:
+            self.tree.delete_file(self.key)
+        except Exception as exc:
+            raise as_s3_error(exc, f"deleting {self.path}") from exc
+        self.remove_all_properties(recursive=False)
+        self.remove_all_locks(recursive=False)
+        forget_resolved(self.environ)
+
+    def copy_move_single(self, dest_path, *, is_move):
+        self.provider.check_writable(util.get_uri_name(dest_path))
+        dest_key = self._dest_key(dest_path)
+        try:
+            self.tree.copy_file(self.info, dest_key)
+        except Exception as exc:
+            raise as_s3_error(exc, f"copying {self.path}") from exc
+        self._props_copy(dest_path, move=is_move, children=False)
+        forget_resolved(self.environ)
+
+    def handle_copy(self, dest_path, *, depth_infinity):
+        self._mark_created(dest_path)
+        dest = self.provider.get_resource_inst(dest_path, self.environ)
+        self.copy_move_single(dest_path, is_move=False)
+        if dest is not None and dest.is_collection:
+            dest._delete_tree_only()
+        self._apply_client_mtime(dest_path)
+        return True
+
+    def handle_move(self, dest_path):
+        self._mark_created(dest_path)
+        dest = self.provider.get_resource_inst(dest_path, self.environ)
+        if dest is not None and not dest.is_collection and self.provider.prop_manager:
+            dest.remove_all_properties(recursive=False)
+        self.copy_move_single(dest_path, is_move=True)
+        if dest is not None and dest.is_collection:
+            dest._delete_tree_only()
+        try:
+            self.tree.delete_file(self.key)
+        except Exception as exc:
+            raise as_s3_error(exc, f"removing {self.path} after moving it") from exc
+        self.remove_all_locks(recursive=False)
+        self._apply_client_mtime(dest_path)
+        forget_resolved(self.environ)
+        return True
+
+    def _apply_client_mtime(self, dest_path: str) -> None:
+        """X-OC-Mtime on COPY/MOVE (rclone sends it): set the new file's time."""
+        mtime = client_mtime(self.environ)
+        if mtime is None:
+            return
+        forget_resolved(self.environ)
+        dest = self.provider.get_resource_inst(dest_path, self.environ)
+        if isinstance(dest, S3File):
+            dest.set_last_modified(dest_path, mtime, dry_run=False)
+            self.environ[MTIME_ACCEPTED] = True
+
+
+class S3Collection(_Common, DAVCollection):
+    def __init__(self, provider: S3Provider, path: str, environ: dict, info: DirInfo) -> None:
+        DAVCollection.__init__(self, path, environ)
+        self.provider = provider
+        self.info = info
+        self.dir_key = info.key
+
+    # -- live properties ----------------------------------------------------------
+    def _marker(self) -> FileInfo | None:
+        return self.info.marker or self.tree.dir_marker_info(self.dir_key)
+
+    def get_last_modified(self):
+        marker = self._marker()
+        return marker.modified if marker else None
+
+    def get_creation_date(self):
+        return self.get_last_modified()
+
+    def get_display_info(self):
+        return {"type": "Directory"}
+
+    def get_used_bytes(self):
+        """Bytes of the files directly in this folder, from a listing.
+
+        Only the request's own target may cost a LIST; for members of a Depth 1
+        PROPFIND the figure is given only when their listing is already cached.
+        """
+        own = "/" + self.environ.get("PATH_INFO", "").strip("/") == "/" + self.path.strip("/")
+        try:
+            if own:
+                listing = self.tree.listing(self.dir_key)
+            else:
+                raw = self.tree.listings.get(self.dir_key)
+                if raw is None:
+                    return None
+                listing = self.tree.overlay.apply(raw)
+        except Exception:  # noqa: BLE001 - a quota figure must not fail PROPFIND
+            return None
+        return sum(f.size for f in listing.files.values())
+
+    def get_available_bytes(self):
+        if self.provider.quota_bytes is None:
+            return 2**50  # S3 has no practical limit: 1 PiB
+        used = self.get_used_bytes() or 0
+        return max(0, self.provider.quota_bytes - used)
+
+    # -- members ------------------------------------------------------------------
+    def _listing(self):
+        try:
+            return self.tree.listing(self.dir_key)
+        except Exception as exc:
+            raise as_s3_error(exc, f"listing {self.path}") from exc
+
+    def get_member_names(self):
+        return self._listing().names()
+
+    def _member(self, name: str, listing):
+        path = util.join_uri(self.path, name)
+        memo = self.environ.setdefault(RESOLVED, {})
+        if name in listing.dirs:
+            res = S3Collection(self.provider, path, self.environ, listing.dirs[name])
+        elif name in listing.files:
+            res = S3File(self.provider, path, self.environ, listing.files[name])
+        else:
+            return None
+        memo["/" + path.strip("/")] = res
+        return res
+
+    def get_member(self, name):
+        return self._member(unicodedata.normalize("NFC", name), self._listing())
+
+    def get_member_list(self):
+        listing = self._listing()
+        return [self._member(name, listing) for name in listing.names()]
+
+    # -- creating -----------------------------------------------------------------
+    def create_empty_resource(self, name):
+        self.provider.check_writable(name)
+        path = util.join_uri(self.path, name)
+        key = self.provider.key_for(path)
+        forget_resolved(self.environ)
+        if self.environ.get("REQUEST_METHOD") == "PUT":
+            # The body follows in this same request: nothing is written until it
+            # has arrived, so no empty object ever replaces or precedes it.
+            return S3File(self.provider, path, self.environ, None, key=key)
+        try:
+            info = self.tree.put_empty(key)  # LOCK on an unmapped URL
+        except Exception as exc:
+            raise as_s3_error(exc, f"creating {path}") from exc
+        return S3File(self.provider, path, self.environ, info)
+
+    def create_collection(self, name):
+        self.provider.check_writable(name)
+        path = util.join_uri(self.path, name)
+        dir_key = self.provider.key_for(path, collection=True)
+        try:
+            self.tree.make_dir(dir_key, client_mtime(self.environ))
+        except DAVError:
+            raise
+        except Exception as exc:
+            raise as_s3_error(exc, f"creating {path}") from exc
+        forget_resolved(self.environ)
+
+    # -- deleting -----------------------------------------------------------------
+    def support_recursive_delete(self):
+        return True
+
+    def _delete_tree_only(self) -> list:
+        try:
+            errors = self.tree.delete_tree(self.dir_key)
+        except Exception as exc:
+            raise as_s3_error(exc, f"deleting {self.path}") from exc
+        forget_resolved(self.environ)
+        return [
+            (self.get_href(), DAVError(HTTP_INTERNAL_ERROR, f"{key}: {reason}"))
+            for key, reason in errors
+        ]
+
+    def delete(self):
+        self.provider.check_writable()
+        errors = self._delete_tree_only()
+        self.remove_all_properties(recursive=True)
+        self.remove_all_locks(recursive=True)
+        return errors
+
+    def remove_all_properties(self, *, recursive):
+        pm = self.provider.prop_manager
+        if pm and recursive:
+            pm.remove_tree_properties(self.get_ref_url())
+        elif pm:
+            pm.remove_properties(self.get_ref_url(), self.environ)
+
+    # -- copying and moving -------------------------------------------------------
+    def copy_move_single(self, dest_path, *, is_move):
+        """Depth 0 COPY of a collection: the folder without its members."""
+        self.provider.check_writable(util.get_uri_name(dest_path))
+        dir_key = self._dest_key(dest_path, collection=True)
+        try:
+            self.tree.make_dir(dir_key)
+        except Exception as exc:
+            raise as_s3_error(exc, f"creating {dest_path}") from exc
+        self._props_copy(dest_path, move=is_move, children=False)
+        forget_resolved(self.environ)
+
+    def support_recursive_move(self, dest_path):
+        return True
+
+    def move_recursive(self, dest_path):
+        return self._copy_tree(dest_path, move=True)
+
+    def handle_copy(self, dest_path, *, depth_infinity):
+        if not depth_infinity:
+            return False
+        self._mark_created(dest_path)
+        return self._copy_tree(dest_path, move=False) or True
+
+    def handle_move(self, dest_path):
+        self._mark_created(dest_path)
+        return self._copy_tree(dest_path, move=True) or True
+
+    def _copy_tree(self, dest_path: str, *, move: bool):
+        """Server-side copy of the whole folder; a move deletes only what was copied."""
+        self.provider.check_writable(util.get_uri_name(dest_path))
+        if move:
+            self.provider.check_writable()
+        dst_dir = self._dest_key(dest_path, collection=True)
+        dest = self.provider.get_resource_inst(dest_path, self.environ)
+        try:
+            # Keys already at the destination that the copy will not overwrite
+            # must go (RFC 4918 9.8.4), but only after the copy succeeded.
+            old_dest_keys = []
+            if dest is not None and dest.is_collection:
+                old_dest_keys = [e["Key"] for e in self.tree.list_all(dst_dir)]
+            if move:
+                self.tree.keep_parent(self.dir_key)
+            copied, errors = self.tree.copy_tree(self.dir_key, dst_dir)
+            if errors:
+                return [
+                    (self.get_href(), DAVError(HTTP_INTERNAL_ERROR, f"copy of {k} failed: {r}"))
+                    for k, r in errors
+                ]
+            new_keys = {dst_dir + k[len(self.dir_key) :] for k in copied}
+            stale = [k for k in old_dest_keys if k not in new_keys]
+            if dest is not None and not dest.is_collection:
+                stale.append(dest.key)
+            if stale:
+                self.tree.delete_keys(stale)
+                for k in stale:
+                    self.tree.overlay.delete_file(k)
+            if dest is not None:
+                dest.remove_all_properties(recursive=True)
+            if move:
+                failed = self.tree.delete_keys(copied + [self.dir_key.rstrip("/") + "_$folder$"])
+                if failed:
+                    return [
+                        (self.get_href(), DAVError(HTTP_INTERNAL_ERROR, f"{k}: {r}"))
+                        for k, r in failed
+                    ]
+                self.tree.overlay.delete_tree(self.dir_key)
+        except DAVError:
+            raise
+        except Exception as exc:
+            raise as_s3_error(exc, f"copying {self.path}") from exc
+        self._props_copy(dest_path, move=move, children=True)
+        if move:
+            self.remove_all_locks(recursive=True)
+        forget_resolved(self.environ)
+        return []

@@ -1,0 +1,461 @@
+"""One share's bucket and prefix, seen as folders and files.
+
+This is where S3 calls happen for the provider: listings (cached, merged with
+the read-your-writes overlay), HEADs for metadata listings lack, uploads,
+server-side copies and batched deletes. Keys here are full S3 keys; folder
+keys end in "/". The provider above deals in WebDAV paths.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import mimetypes
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from s3dav.keys import (
+    DIR_MODE,
+    DIRECTORY_CONTENT_TYPE,
+    FILE_MODE,
+    FOLDER_SUFFIX,
+    format_mtime,
+    parent_and_name,
+    parse_mode,
+    parse_mtime,
+)
+from s3dav.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5
+from s3dav.metacache import ListingCache, MetaStore
+from s3dav.overlay import Overlay
+from s3dav.upload import StreamingUpload, UploadResult
+
+_log = logging.getLogger(__name__)
+
+MAX_COPY_OBJECT = 5 * 1024**3  # CopyObject's limit; larger objects copy in parts
+COPY_PART = 512 * 1024**2
+DELETE_BATCH = 1000
+# Content types a PUT may carry that say nothing about the file. moto's server
+# (werkzeug) even swallows the body of a form-encoded PutObject.
+IGNORED_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+@dataclass
+class TreeSettings:
+    listing_ttl: float = 30.0
+    overlay_ttl: float = 300.0
+    head_unseen: bool = True  # HEAD objects no s3dav has seen, to learn their mtime
+    legacy_s3fs_dirs: bool = False
+    part_size: int = 8 * 1024**2
+    multipart_threshold: int = 8 * 1024**2
+    parallel: int = 16
+
+
+def error_code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+class S3Tree:
+    def __init__(
+        self,
+        client,
+        bucket: str,
+        prefix: str,
+        *,
+        settings: TreeSettings,
+        meta_store: MetaStore,
+        executor: ThreadPoolExecutor,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.settings = settings
+        self.meta = meta_store
+        self.executor = executor
+        self.listings = ListingCache(settings.listing_ttl)
+        self.overlay = Overlay(settings.overlay_ttl)
+
+    # ------------------------------------------------------------------ reading
+    def listing(self, dir_key: str) -> Listing:
+        """Members of a folder: cached LIST pages merged with own recent writes."""
+        raw = self.listings.get_or_fetch(dir_key, lambda: self._fetch_listing(dir_key))
+        return self.overlay.apply(raw)
+
+    def _fetch_listing(self, dir_key: str) -> Listing:
+        pages = []
+        kwargs = {"Bucket": self.bucket, "Prefix": dir_key, "Delimiter": "/"}
+        while True:
+            page = self.client.list_objects_v2(**kwargs)
+            pages.append(page)
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                break
+            kwargs["ContinuationToken"] = token
+        listing = build_listing(dir_key, pages)
+        for name in listing.clashes:
+            _log.warning(
+                "name clash in s3://%s/%s%s: a file and a folder; the folder wins",
+                self.bucket,
+                dir_key,
+                name,
+            )
+        listing.files = self._enrich(listing.files)
+        if self.settings.legacy_s3fs_dirs:
+            for name, info in list(listing.files.items()):
+                if info.content_type == DIRECTORY_CONTENT_TYPE:
+                    del listing.files[name]
+                    listing.dirs.setdefault(name, DirInfo(key=dir_key + name + "/"))
+        return listing
+
+    def _enrich(self, files: dict[str, FileInfo]) -> dict[str, FileInfo]:
+        """Fill in x-amz-meta-* from the disk store, HEADing unseen objects in parallel."""
+        out: dict[str, FileInfo] = {}
+        unseen: list[str] = []
+        for name, info in files.items():
+            meta = self.meta.get(info.key, info.etag)
+            if meta is not None:
+                out[name] = self._with_meta(info, meta)
+            else:
+                out[name] = info
+                if self.settings.head_unseen:
+                    unseen.append(name)
+        if unseen:
+            heads = self.executor.map(lambda n: self._head_quiet(files[n].key), unseen)
+            for name, head in zip(unseen, heads, strict=True):
+                if head is not None and head.etag == files[name].etag:
+                    out[name] = head
+        return out
+
+    @staticmethod
+    def _with_meta(info: FileInfo, meta: dict) -> FileInfo:
+        return info.with_meta(
+            mtime=meta.get("mtime"),
+            mode=meta.get("mode"),
+            md5=meta.get("md5") or info.md5,
+            content_type=meta.get("content_type") or info.content_type,
+        )
+
+    def _head_quiet(self, key: str) -> FileInfo | None:
+        try:
+            return self.head(key)
+        except ClientError as exc:
+            _log.warning("HEAD s3://%s/%s failed: %s", self.bucket, key, exc)
+            return None
+
+    def head(self, key: str) -> FileInfo | None:
+        """One HEAD; the result is remembered per ETag on disk."""
+        try:
+            resp = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        etag = resp.get("ETag", "").strip('"')
+        user = {k.lower(): v for k, v in (resp.get("Metadata") or {}).items()}
+        md5 = etag_md5(etag)
+        if not md5 and user.get("md5chksum"):
+            try:
+                md5 = base64.b64decode(user["md5chksum"]).hex()
+            except ValueError:
+                md5 = None
+        meta = {
+            "mtime": parse_mtime(user.get("mtime")),
+            "mode": parse_mode(user.get("mode")),
+            "md5": md5,
+            "content_type": resp.get("ContentType"),
+        }
+        self.meta.put(key, etag, meta)
+        info = FileInfo(
+            key=key,
+            size=int(resp.get("ContentLength", 0)),
+            etag=etag,
+            last_modified=resp["LastModified"].timestamp(),
+        )
+        return self._with_meta(info, meta)
+
+    def stat(self, key: str) -> FileInfo | DirInfo | None:
+        """What `key` (no trailing slash) names: a file, a folder, or nothing."""
+        parent, name = parent_and_name(key)
+        listing = self.listing(parent)
+        if name in listing.dirs:
+            return listing.dirs[name]
+        return listing.files.get(name)
+
+    def dir_marker_info(self, dir_key: str) -> FileInfo | None:
+        """The folder's own marker object, when its listing is in hand."""
+        raw = self.listings.get(dir_key)
+        if raw is None:
+            return None
+        return self.overlay.apply(raw).own_marker
+
+    # ------------------------------------------------------------------ writing
+    def file_metadata(self, mtime: float | None) -> dict[str, str]:
+        return {
+            "mtime": format_mtime(mtime if mtime is not None else time.time()),
+            "mode": str(FILE_MODE),
+        }
+
+    def new_upload(
+        self,
+        key: str,
+        *,
+        content_type: str | None,
+        mtime: float | None,
+        expected_size: int | None = None,
+        conditions: dict[str, str] | None = None,
+    ) -> StreamingUpload:
+        if content_type and content_type.split(";")[0].strip().lower() in IGNORED_TYPES:
+            content_type = None  # curl's default for --data, not the file's type
+        ctype = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
+        return StreamingUpload(
+            self.client,
+            self.bucket,
+            key,
+            content_type=ctype,
+            metadata=self.file_metadata(mtime),
+            part_size=self.settings.part_size,
+            threshold=self.settings.multipart_threshold,
+            expected_size=expected_size,
+            executor=self.executor,
+            conditions=conditions,
+        )
+
+    def upload_done(self, upload: StreamingUpload) -> FileInfo:
+        """Record a finished upload so that it is seen at once."""
+        result: UploadResult = upload.result
+        meta = {
+            "mtime": parse_mtime(upload.metadata.get("mtime")),
+            "mode": FILE_MODE,
+            "md5": result.md5_hex,
+            "content_type": upload.content_type,
+        }
+        self.meta.put(upload.key, result.etag, meta)
+        info = self._with_meta(
+            FileInfo(
+                key=upload.key,
+                size=result.size,
+                etag=result.etag,
+                last_modified=result.last_modified,
+            ),
+            meta,
+        )
+        self.overlay.put_file(info)
+        return info
+
+    def put_empty(self, key: str, *, content_type: str | None = None) -> FileInfo:
+        upload = self.new_upload(key, content_type=content_type, mtime=None)
+        upload.close()
+        return self.upload_done(upload)
+
+    def make_dir(self, dir_key: str, mtime: float | None = None) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=dir_key,
+            Body=b"",
+            ContentType=DIRECTORY_CONTENT_TYPE,
+            Metadata={
+                "mode": str(DIR_MODE),
+                "mtime": format_mtime(mtime if mtime is not None else time.time()),
+            },
+        )
+        self.overlay.put_dir(dir_key)
+
+    def keep_parent(self, key: str) -> None:
+        """Last-member rule: write the parent's marker before its last member goes.
+
+        A folder that exists only as a common prefix would vanish with its last
+        object; DESIGN.md says it must not.
+        """
+        parent, name = parent_and_name(key)
+        if parent == self.prefix or parent == "":
+            return
+        listing = self.listing(parent)
+        if listing.own_marker is not None:
+            return
+        if set(listing.files) | set(listing.dirs) <= {name}:
+            self.make_dir(parent)
+
+    def delete_file(self, key: str) -> None:
+        self.keep_parent(key)
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+        self.overlay.delete_file(key)
+
+    def list_all(self, dir_key: str) -> list[dict]:
+        """Every object below a folder (no delimiter), all pages."""
+        entries: list[dict] = []
+        kwargs = {"Bucket": self.bucket, "Prefix": dir_key}
+        while True:
+            page = self.client.list_objects_v2(**kwargs)
+            entries.extend(page.get("Contents", []) or [])
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return entries
+            kwargs["ContinuationToken"] = token
+
+    def delete_keys(self, keys: list[str]) -> list[tuple[str, str]]:
+        """Batched DeleteObjects; returns (key, reason) for each failure."""
+        errors: list[tuple[str, str]] = []
+        for i in range(0, len(keys), DELETE_BATCH):
+            batch = keys[i : i + DELETE_BATCH]
+            resp = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+            )
+            for err in resp.get("Errors", []) or []:
+                errors.append((err.get("Key", ""), err.get("Message") or err.get("Code", "")))
+        return errors
+
+    def delete_tree(self, dir_key: str) -> list[tuple[str, str]]:
+        """Remove a folder, everything below it and all its marker forms."""
+        self.keep_parent(dir_key)
+        keys = [e["Key"] for e in self.list_all(dir_key)]
+        keys.append(dir_key.rstrip("/") + FOLDER_SUFFIX)
+        if dir_key not in keys:
+            keys.append(dir_key)
+        errors = self.delete_keys(keys)
+        self.overlay.delete_tree(dir_key)
+        return errors
+
+    def copy_object(
+        self,
+        src_key: str,
+        dst_key: str,
+        size: int,
+        *,
+        metadata=None,
+        content_type: str | None = None,
+    ) -> FileInfo:
+        """Server-side copy; above 5 GiB in parts with UploadPartCopy."""
+        source = {"Bucket": self.bucket, "Key": src_key}
+        extra = {}
+        if metadata is not None:
+            extra = {"Metadata": metadata, "MetadataDirective": "REPLACE"}
+            if content_type:
+                extra["ContentType"] = content_type
+        if size <= MAX_COPY_OBJECT:
+            resp = self.client.copy_object(
+                Bucket=self.bucket, Key=dst_key, CopySource=source, **extra
+            )
+            etag = resp["CopyObjectResult"]["ETag"].strip('"')
+        else:
+            etag = self._copy_in_parts(source, dst_key, size, extra)
+        return FileInfo(key=dst_key, size=size, etag=etag, last_modified=time.time())
+
+    def _copy_in_parts(self, source: dict, dst_key: str, size: int, extra: dict) -> str:
+        create = {k: v for k, v in extra.items() if k != "MetadataDirective"}
+        if "Metadata" not in create:
+            head = self.client.head_object(Bucket=source["Bucket"], Key=source["Key"])
+            create = {
+                "Metadata": head.get("Metadata", {}),
+                "ContentType": head.get("ContentType", "application/octet-stream"),
+            }
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=dst_key, **create)[
+            "UploadId"
+        ]
+        try:
+            ranges = [(i, min(i + COPY_PART, size) - 1) for i in range(0, size, COPY_PART)]
+
+            def part(n_range):
+                n, (lo, hi) = n_range
+                r = self.client.upload_part_copy(
+                    Bucket=self.bucket,
+                    Key=dst_key,
+                    UploadId=upload_id,
+                    PartNumber=n,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={lo}-{hi}",
+                )
+                return {"PartNumber": n, "ETag": r["CopyPartResult"]["ETag"]}
+
+            # Serial on purpose: this runs inside the copy pool already.
+            parts = [part(nr) for nr in enumerate(ranges, start=1)]
+            resp = self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=dst_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+            return resp["ETag"].strip('"')
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=dst_key, UploadId=upload_id)
+            raise
+
+    def copy_file(self, src: FileInfo, dst_key: str) -> FileInfo:
+        info = self.copy_object(src.key, dst_key, src.size)
+        if src.meta_known:
+            info = info.with_meta(
+                mtime=src.mtime, mode=src.mode, md5=src.md5, content_type=src.content_type
+            )
+            self.meta.put(
+                dst_key,
+                info.etag,
+                {
+                    "mtime": src.mtime,
+                    "mode": src.mode,
+                    "md5": src.md5,
+                    "content_type": src.content_type,
+                },
+            )
+        self.overlay.put_file(info)
+        return info
+
+    def set_mtime(self, info: FileInfo, mtime: float) -> FileInfo:
+        """Rewrite the object's metadata in place (a self-copy) with a new mtime."""
+        head = self.client.head_object(Bucket=self.bucket, Key=info.key)
+        metadata = dict(head.get("Metadata") or {})
+        metadata["mtime"] = format_mtime(mtime)
+        metadata.setdefault("mode", str(FILE_MODE))
+        content_type = head.get("ContentType") or "application/octet-stream"
+        new = self.copy_object(
+            info.key, info.key, info.size, metadata=metadata, content_type=content_type
+        )
+        md5 = etag_md5(new.etag) or info.md5
+        meta = {
+            "mtime": mtime,
+            "mode": parse_mode(metadata.get("mode")),
+            "md5": md5,
+            "content_type": content_type,
+        }
+        self.meta.put(info.key, new.etag, meta)
+        new = self._with_meta(new, meta)
+        self.overlay.put_file(new)
+        return new
+
+    def copy_tree(self, src_dir: str, dst_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """Copy every object below src_dir to dst_dir, in parallel, server-side.
+
+        Returns the source keys copied and (key, reason) for each failure.
+        """
+        entries = self.list_all(src_dir)
+        copied: list[str] = []
+        errors: list[tuple[str, str]] = []
+
+        def one(entry: dict):
+            src_key = entry["Key"]
+            dst_key = dst_dir + src_key[len(src_dir) :]
+            info = self.copy_object(src_key, dst_key, int(entry.get("Size", 0)))
+            return src_key, dst_key, info
+
+        futures = [self.executor.submit(one, e) for e in entries]
+        for entry, fut in zip(entries, futures, strict=True):
+            try:
+                src_key, dst_key, info = fut.result()
+            except Exception as exc:  # noqa: BLE001 - reported per member
+                errors.append((entry["Key"], str(exc)))
+                continue
+            copied.append(src_key)
+            if dst_key.endswith("/"):
+                self.overlay.put_dir(dst_key)
+            else:
+                meta = self.meta.get(src_key, info.etag)
+                if meta is not None:
+                    self.meta.put(dst_key, info.etag, meta)
+                    info = self._with_meta(info, meta)
+                self.overlay.put_file(info)
+        if not entries:
+            self.make_dir(dst_dir)  # e.g. a folder that was only a `_$folder$` marker
+        return copied, errors

@@ -1,0 +1,226 @@
+"""Streaming uploads with atomic replace (DESIGN.md sections 4 and 5).
+
+A body smaller than the multipart threshold becomes one PutObject; a larger one
+a multipart upload whose parts go up in parallel while the client still sends.
+Memory is bounded by (in-flight parts + 1) x part size, whatever the file size.
+Nothing is visible in S3 until the final PutObject/CompleteMultipartUpload, so a
+failed or abandoned upload leaves the old object as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+_log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+MIN_PART = 5 * MIB
+MAX_PARTS = 10_000
+
+
+def choose_part_size(expected_size: int | None, default: int) -> int:
+    """A part size that keeps the upload under S3's 10,000-part limit."""
+    size = max(default, MIN_PART)
+    if expected_size:
+        while expected_size / size > MAX_PARTS:
+            size *= 2
+    return size
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    etag: str
+    size: int
+    md5_hex: str
+    last_modified: float
+    multipart: bool
+
+
+class UploadError(Exception):
+    """The upload could not be completed; S3 was left as it was."""
+
+
+class StreamingUpload:
+    """A write-only file object that streams into one S3 object."""
+
+    def __init__(
+        self,
+        client,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str | None,
+        metadata: dict[str, str],
+        part_size: int = 8 * MIB,
+        threshold: int = 8 * MIB,
+        expected_size: int | None = None,
+        executor: ThreadPoolExecutor | None = None,
+        max_inflight: int = 4,
+        conditions: dict[str, str] | None = None,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.content_type = content_type or "application/octet-stream"
+        self.metadata = dict(metadata)
+        self.part_size = choose_part_size(expected_size, part_size)
+        self.threshold = max(threshold, 1)
+        self.executor = executor
+        self.conditions = conditions or {}
+        self._buf = bytearray()
+        self._md5 = hashlib.md5()
+        self._size = 0
+        self._upload_id: str | None = None
+        self._parts: list[tuple[int, Future]] = []
+        self._slots = threading.BoundedSemaphore(max_inflight)
+        self._own_executor = False
+        self.result: UploadResult | None = None
+        self.closed = False
+        # Set when the client announced a Content-Length: a body that ends
+        # early (client gone) must never be stored as the object.
+        self.exact_size: int | None = None
+
+    # -- file object protocol -------------------------------------------------
+    def write(self, data: bytes) -> int:
+        if self.closed:
+            raise ValueError(f"upload of {self.key} is already closed")
+        self._md5.update(data)
+        self._size += len(data)
+        self._buf += data
+        if self._upload_id is None and len(self._buf) >= self.threshold:
+            self._start_multipart()
+        if self._upload_id is not None:
+            while len(self._buf) >= self.part_size:
+                self._send_part(bytes(self._buf[: self.part_size]))
+                del self._buf[: self.part_size]
+        return len(data)
+
+    def close(self) -> None:
+        """Finish the upload; the object appears in S3 only now."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.exact_size is not None and self._size != self.exact_size:
+                raise UploadError(
+                    f"body of {self.key} ended after {self._size} of {self.exact_size} bytes"
+                )
+            if self._upload_id is None:
+                self._put_single()
+            else:
+                if self._buf or not self._parts:
+                    self._send_part(bytes(self._buf))
+                    self._buf = bytearray()
+                self._complete()
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Give up: abort the multipart upload so no part lingers or shows."""
+        self.closed = True
+        self._buf = bytearray()
+        upload_id, self._upload_id = self._upload_id, None
+        for _, fut in self._parts:
+            fut.cancel()
+        for _, fut in self._parts:
+            try:
+                fut.result()
+            except BaseException:  # noqa: BLE001 - parts of an aborted upload
+                pass
+        if upload_id:
+            try:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=upload_id
+                )
+                _log.info("aborted multipart upload of %s", self.key)
+            except Exception as exc:  # noqa: BLE001
+                _log.warning("could not abort multipart upload of %s: %s", self.key, exc)
+        if self._own_executor and self.executor:
+            self.executor.shutdown(wait=False)
+
+    # -- internals ------------------------------------------------------------
+    def _put_single(self) -> None:
+        body = bytes(self._buf)
+        self._buf = bytearray()
+        md5_hex = self._md5.hexdigest()
+        resp = self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key,
+            Body=body,
+            ContentType=self.content_type,
+            ContentMD5=base64.b64encode(bytes.fromhex(md5_hex)).decode(),
+            Metadata=self.metadata,
+            **self.conditions,
+        )
+        self.result = UploadResult(
+            etag=resp["ETag"].strip('"'),
+            size=self._size,
+            md5_hex=md5_hex,
+            last_modified=time.time(),
+            multipart=False,
+        )
+
+    def _start_multipart(self) -> None:
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3dav-part")
+            self._own_executor = True
+        resp = self.client.create_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            ContentType=self.content_type,
+            Metadata=self.metadata,
+        )
+        self._upload_id = resp["UploadId"]
+
+    def _send_part(self, data: bytes) -> None:
+        number = len(self._parts) + 1
+        self._slots.acquire()
+        # A failed earlier part fails the upload now, not at the end.
+        for _, fut in self._parts:
+            if fut.done() and fut.exception() is not None:
+                self._slots.release()
+                raise UploadError(f"part upload of {self.key} failed: {fut.exception()}")
+        fut = self.executor.submit(self._upload_part, number, data)
+        self._parts.append((number, fut))
+
+    def _upload_part(self, number: int, data: bytes) -> str:
+        try:
+            resp = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=data,
+                ContentMD5=base64.b64encode(hashlib.md5(data).digest()).decode(),
+            )
+            return resp["ETag"]
+        finally:
+            self._slots.release()
+
+    def _complete(self) -> None:
+        parts = [{"PartNumber": n, "ETag": fut.result()} for n, fut in self._parts]
+        md5_hex = self._md5.hexdigest()
+        resp = self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": parts},
+            **self.conditions,
+        )
+        self._upload_id = None
+        self.result = UploadResult(
+            etag=resp["ETag"].strip('"'),
+            size=self._size,
+            md5_hex=md5_hex,
+            last_modified=time.time(),
+            multipart=True,
+        )
+        if self._own_executor and self.executor:
+            self.executor.shutdown(wait=False)
