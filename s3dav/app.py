@@ -20,7 +20,8 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from s3dav.auth import ShareDomainController
 from s3dav.config import Config, ConfigError, Share
 from s3dav.metacache import MetaStore
-from s3dav.middleware import S3davMiddleware
+from s3dav.metrics import Metrics
+from s3dav.middleware import GatewayApp
 from s3dav.props import SqlitePropertyManager
 from s3dav.provider import S3Provider
 from s3dav.s3client import RequestCounter, S3Settings, make_client
@@ -38,6 +39,7 @@ class Gateway:
     counter: RequestCounter
     providers: dict[str, S3Provider]
     executor: ThreadPoolExecutor
+    metrics: Metrics
     closers: list = field(default_factory=list)
 
     def close(self) -> None:
@@ -80,8 +82,20 @@ def check_buckets(client, shares: list[Share]) -> None:
             raise ConfigError(f"cannot reach S3 for bucket {share.bucket!r}: {exc}") from None
 
 
+def ready_probe(client, shares: list[Share]) -> tuple[bool, str]:
+    """Is every bucket reachable right now? (for /readyz)"""
+    for bucket in sorted({s.bucket for s in shares}):
+        try:
+            client.head_bucket(Bucket=bucket)
+        except (ClientError, BotoCoreError) as exc:
+            return False, f"bucket {bucket} unreachable: {type(exc).__name__}"
+    return True, "ready"
+
+
 def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     counter = RequestCounter()
+    metrics = Metrics()
+    counter.listeners.append(metrics.on_s3_request)
     threads = cfg.server["threads"]
     client = make_client(s3_settings(cfg), counter, pool_size=threads + 32)
     if check:
@@ -138,7 +152,6 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "response_trailer": "s3dav",
         },
         "middleware_stack": [
-            S3davMiddleware,
             ErrorPrinter,
             HTTPAuthenticator,
             WsgiDavDirBrowser,
@@ -148,8 +161,13 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         "verbose": 1,
         "logging": {"enable_loggers": []},
     }
-    app = WsgiDAVApp(wsgidav_config)
-    gw = Gateway(cfg, app, counter, providers, executor)
+    app = GatewayApp(
+        WsgiDAVApp(wsgidav_config),
+        metrics=metrics,
+        metrics_enabled=cfg.metrics["enabled"],
+        ready_probe=lambda: ready_probe(client, cfg.shares),
+    )
+    gw = Gateway(cfg, app, counter, providers, executor, metrics)
     gw.closers += [meta_store.close, props.close, lambda: executor.shutdown(wait=False)]
     return gw
 

@@ -131,10 +131,8 @@ def parse_mtime(value: str | None) -> float | None:
 
 
 def format_mtime(t: float) -> str:
-    """The form both s3fs (integer part) and rclone (fraction) read."""
-    if float(t).is_integer():
-        return str(int(t))
-    return f"{t:.9f}".rstrip("0").rstrip(".")
+    """Integer seconds: the one form s3fs 1.90 (strtoll) and rclone both read."""
+    return str(int(t))
 
 
 def parse_mode(value: str | None) -> int | None:

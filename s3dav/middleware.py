@@ -1,33 +1,50 @@
-"""The outermost WSGI layer: what WsgiDAV's handlers do not do for us.
+"""The outermost WSGI layer, wrapped around WsgiDAVApp: what WsgiDAV does not do.
 
+It sits outside WsgiDAV because WsgiDAV re-decodes the path before any of its
+own middleware runs, and must not see an unsafe or undecodable one.
+
+- refuses unsafe raw paths and Destination headers with 400;
+
+- answers /healthz, /readyz and /metrics itself;
 - answers 201 rather than 204 when a natively handled COPY/MOVE created the target;
 - adds `X-OC-Mtime: accepted` when a client-sent modification time was stored;
-- writes one access-log line per request.
+- counts requests and writes one access-log line per request.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
-from wsgidav.mw.base_mw import BaseMiddleware
-
+from s3dav.metrics import Metrics
+from s3dav.pathguard import UnsafePath, check_destination, check_raw_path
 from s3dav.provider import CREATED, MTIME_ACCEPTED
 
 _access = logging.getLogger("s3dav.access")
+_log = logging.getLogger(__name__)
+
+READY_CACHE_SECONDS = 5.0
 
 
-class S3davMiddleware(BaseMiddleware):
-    def __init__(self, wsgidav_app, next_app, config):
-        super().__init__(wsgidav_app, next_app, config)
-
-    def is_disabled(self):
-        return False
+class GatewayApp:
+    def __init__(self, next_app, *, metrics: Metrics, metrics_enabled: bool, ready_probe) -> None:
+        self.next_app = next_app
+        self.metrics = metrics
+        self.metrics_enabled = metrics_enabled
+        self.ready_probe = ready_probe  # () -> (bool, reason)
+        self._ready = (0.0, False, "not checked")
+        self._ready_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         started = time.monotonic()
         method = environ.get("REQUEST_METHOD", "")
+        path = environ.get("PATH_INFO", "")
+        if method in ("GET", "HEAD") and path in ("/healthz", "/readyz", "/metrics"):
+            yield from self._own_endpoint(path, method, environ, start_response)
+            return
         state = {"status": "", "bytes": 0}
+        refusal = self._refuse_unsafe(environ)
 
         def wrapped_start(status, headers, exc_info=None):
             if method in ("COPY", "MOVE") and environ.get(CREATED) and status.startswith("204"):
@@ -38,20 +55,90 @@ class S3davMiddleware(BaseMiddleware):
             return start_response(status, headers, exc_info)
 
         try:
-            for chunk in self.next_app(environ, wrapped_start):
-                state["bytes"] += len(chunk)
-                yield chunk
+            if refusal is not None:
+                body = f"400 Bad Request: {refusal}\n".encode()
+                wrapped_start("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                                  ("Content-Length", str(len(body)))])
+                state["bytes"] = len(body)
+                yield body
+                return
+            try:
+                for chunk in self.next_app(environ, wrapped_start):
+                    state["bytes"] += len(chunk)
+                    yield chunk
+            except Exception:
+                # Last line of defence: a short 500, the traceback only in our log.
+                _log.exception("unhandled error in %s %s", method, path)
+                if state["status"]:
+                    raise  # headers are out: all we can do is drop the connection
+                body = b"500 Internal Server Error: the gateway failed; see its log\n"
+                wrapped_start("500 Internal Server Error",
+                              [("Content-Type", "text/plain; charset=utf-8"),
+                               ("Content-Length", str(len(body)))])
+                state["bytes"] = len(body)
+                yield body
         finally:
-            self._log(environ, state["status"], state["bytes"], started)
+            elapsed = time.monotonic() - started
+            m = self.metrics
+            m.http_requests.labels(method=method, status=state["status"] or "000").inc()
+            m.http_duration.labels(method=method).observe(elapsed)
+            m.bytes_down.inc(state["bytes"])
+            if method == "PUT":
+                try:
+                    m.bytes_up.inc(int(environ.get("CONTENT_LENGTH") or 0))
+                except ValueError:
+                    pass
+            _access.info(
+                "%s %s %s %d %.1fms user=%s",
+                method,
+                environ.get("SCRIPT_NAME", "") + path,
+                state["status"] or "-",
+                state["bytes"],
+                elapsed * 1000,
+                environ.get("wsgidav.auth.user_name") or "-",
+            )
 
     @staticmethod
-    def _log(environ, status: str, nbytes: int, started: float) -> None:
-        _access.info(
-            "%s %s %s %d %.1fms user=%s",
-            environ.get("REQUEST_METHOD", ""),
-            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-            status or "-",
-            nbytes,
-            (time.monotonic() - started) * 1000,
-            environ.get("wsgidav.auth.user_name") or "-",
-        )
+    def _refuse_unsafe(environ) -> str | None:
+        """The reason to refuse the request's raw path or Destination, if any."""
+        raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
+        raw = raw.split("?", 1)[0].split("#", 1)[0]
+        if "://" in raw:
+            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+        try:
+            check_raw_path(raw or "/")
+            if environ.get("REQUEST_METHOD") in ("COPY", "MOVE") and environ.get(
+                "HTTP_DESTINATION"
+            ):
+                check_destination(environ["HTTP_DESTINATION"])
+        except UnsafePath as exc:
+            return str(exc)
+        return None
+
+    def _own_endpoint(self, path, method, environ, start_response):
+        if path == "/healthz":
+            status, body, ctype = "200 OK", b"ok\n", "text/plain; charset=utf-8"
+        elif path == "/readyz":
+            ok, reason = self._check_ready()
+            status = "200 OK" if ok else "503 Service Unavailable"
+            body, ctype = (reason + "\n").encode(), "text/plain; charset=utf-8"
+        elif not self.metrics_enabled:
+            status, body, ctype = "404 Not Found", b"metrics are disabled\n", "text/plain"
+        else:
+            body, ctype = self.metrics.render()
+            status = "200 OK"
+        headers = [("Content-Type", ctype), ("Content-Length", str(len(body))),
+                   ("Cache-Control", "no-store")]
+        if status.startswith("503"):
+            headers.append(("Retry-After", "5"))
+        start_response(status, headers)
+        yield b"" if method == "HEAD" else body
+
+    def _check_ready(self) -> tuple[bool, str]:
+        with self._ready_lock:
+            at, ok, reason = self._ready
+            if time.monotonic() - at < READY_CACHE_SECONDS:
+                return ok, reason
+            ok, reason = self.ready_probe()
+            self._ready = (time.monotonic(), ok, reason)
+            return ok, reason

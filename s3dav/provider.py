@@ -26,6 +26,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key
 from s3dav.listing import DirInfo, FileInfo
+from s3dav.metrics import RESERVED_PATHS
 from s3dav.reader import RangedReader
 from s3dav.tree import S3Tree
 
@@ -141,9 +142,13 @@ class S3Provider(DAVProvider):
                 environ["HTTP_DEPTH"] = "0"
         return default_handler(environ, start_response)
 
-    def check_writable(self, name: str | None = None) -> None:
+    def check_writable(self, name: str | None = None, path: str | None = None) -> None:
+        """Refuse writes to a read-only share, refused macOS files and reserved names."""
         if self.readonly:
             raise DAVError(HTTP_FORBIDDEN, "this share is read-only")
+        if path is not None and self.share_path in ("", "/"):
+            if "/" + path.strip("/") in RESERVED_PATHS:
+                raise DAVError(HTTP_FORBIDDEN, f"{path} is reserved for the gateway itself")
         if name is not None and self.macos_metadata == "refuse" and is_macos_metadata(name):
             raise DAVError(HTTP_FORBIDDEN, f"macOS metadata files ({name}) are refused here")
 
@@ -264,7 +269,7 @@ class S3File(_Common, DAVNonCollection):
 
     # -- writing ----------------------------------------------------------------
     def begin_write(self, *, content_type=None):
-        self.provider.check_writable(self.name)
+        self.provider.check_writable(self.name, self.path)
         environ = self.environ
         mtime = client_mtime(environ)
         length = environ.get("CONTENT_LENGTH")
@@ -318,7 +323,7 @@ class S3File(_Common, DAVNonCollection):
         forget_resolved(self.environ)
 
     def copy_move_single(self, dest_path, *, is_move):
-        self.provider.check_writable(util.get_uri_name(dest_path))
+        self.provider.check_writable(util.get_uri_name(dest_path), dest_path)
         dest_key = self._dest_key(dest_path)
         try:
             self.tree.copy_file(self.info, dest_key)
@@ -442,8 +447,8 @@ class S3Collection(_Common, DAVCollection):
 
     # -- creating -----------------------------------------------------------------
     def create_empty_resource(self, name):
-        self.provider.check_writable(name)
         path = util.join_uri(self.path, name)
+        self.provider.check_writable(name, path)
         key = self.provider.key_for(path)
         forget_resolved(self.environ)
         if self.environ.get("REQUEST_METHOD") == "PUT":
@@ -457,8 +462,8 @@ class S3Collection(_Common, DAVCollection):
         return S3File(self.provider, path, self.environ, info)
 
     def create_collection(self, name):
-        self.provider.check_writable(name)
         path = util.join_uri(self.path, name)
+        self.provider.check_writable(name, path)
         dir_key = self.provider.key_for(path, collection=True)
         try:
             self.tree.make_dir(dir_key, client_mtime(self.environ))
@@ -500,7 +505,7 @@ class S3Collection(_Common, DAVCollection):
     # -- copying and moving -------------------------------------------------------
     def copy_move_single(self, dest_path, *, is_move):
         """Depth 0 COPY of a collection: the folder without its members."""
-        self.provider.check_writable(util.get_uri_name(dest_path))
+        self.provider.check_writable(util.get_uri_name(dest_path), dest_path)
         dir_key = self._dest_key(dest_path, collection=True)
         try:
             self.tree.make_dir(dir_key)
@@ -527,7 +532,7 @@ class S3Collection(_Common, DAVCollection):
 
     def _copy_tree(self, dest_path: str, *, move: bool):
         """Server-side copy of the whole folder; a move deletes only what was copied."""
-        self.provider.check_writable(util.get_uri_name(dest_path))
+        self.provider.check_writable(util.get_uri_name(dest_path), dest_path)
         if move:
             self.provider.check_writable()
         dst_dir = self._dest_key(dest_path, collection=True)

@@ -1,0 +1,59 @@
+"""Refusing unsafe request paths before anything else sees them.
+
+cheroot decodes the path and WsgiDAV normalises it; by then `/a/%2e%2e/b` has
+become `/b`. So the raw request target is checked here, in every spelling
+(DESIGN.md section 1), and so is the `Destination` header of COPY and MOVE.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from s3dav.keys import MAX_KEY_BYTES
+
+
+class UnsafePath(ValueError):
+    """Answered with 400 and the reason."""
+
+
+def check_raw_path(raw: str) -> None:
+    """Validate a raw (still percent-encoded) URL path."""
+    try:
+        decoded = unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsafePath("path is not valid UTF-8 after percent-decoding") from None
+    if "%" in raw and _bad_escape(raw):
+        raise UnsafePath("invalid percent-encoding in path")
+    if len(decoded.encode("utf-8")) > MAX_KEY_BYTES + 256:
+        raise UnsafePath("path is too long")
+    body = decoded[1:] if decoded.startswith("/") else decoded
+    if body.endswith("/"):
+        body = body[:-1]
+    if body == "":
+        return
+    for seg in body.split("/"):
+        if seg == "":
+            raise UnsafePath("empty path segment (//)")
+        if seg in (".", ".."):
+            raise UnsafePath(f"path segment {seg!r} is not allowed")
+        if "\\" in seg:
+            raise UnsafePath("backslash in path")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in seg):
+            raise UnsafePath("control character in path")
+
+
+def _bad_escape(raw: str) -> bool:
+    hexdigits = "0123456789abcdefABCDEF"
+    i = raw.find("%")
+    while i != -1:
+        pair = raw[i + 1 : i + 3]
+        if len(pair) != 2 or pair[0] not in hexdigits or pair[1] not in hexdigits:
+            return True
+        i = raw.find("%", i + 3)
+    return False
+
+
+def check_destination(value: str) -> None:
+    """Validate the path of a Destination header (absolute URL or path)."""
+    parts = urlsplit(value)
+    check_raw_path(parts.path or "/")
