@@ -109,6 +109,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         legacy_s3fs_dirs=cfg.s3["legacy_s3fs_dirs"],
         part_size=cfg.s3["part_size"],
         multipart_threshold=cfg.s3["multipart_threshold"],
+        copy_threshold=cfg.s3["copy_threshold"],
     )
     meta_store = MetaStore(cache_dir / "meta", namespace=cfg.s3["endpoint_url"] or "aws")
     props = SqlitePropertyManager(cache_dir / "properties.sqlite3")

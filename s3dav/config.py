@@ -123,6 +123,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "max_attempts": (parse_int, 5),
         "part_size": (parse_size, "8MiB"),
         "multipart_threshold": (parse_size, "8MiB"),
+        "copy_threshold": (parse_size, "5GiB"),
         "legacy_s3fs_dirs": (parse_bool, False),
     },
     "cache": {

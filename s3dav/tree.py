@@ -34,8 +34,7 @@ from s3dav.upload import StreamingUpload, UploadResult
 
 _log = logging.getLogger(__name__)
 
-MAX_COPY_OBJECT = 5 * 1024**3  # CopyObject's limit; larger objects copy in parts
-COPY_PART = 512 * 1024**2
+COPY_PART_MAX = 512 * 1024**2  # few, large UploadPartCopy requests for huge objects
 DELETE_BATCH = 1000
 # Content types a PUT may carry that say nothing about the file. moto's server
 # (werkzeug) even swallows the body of a form-encoded PutObject.
@@ -50,7 +49,13 @@ class TreeSettings:
     legacy_s3fs_dirs: bool = False
     part_size: int = 8 * 1024**2
     multipart_threshold: int = 8 * 1024**2
+    copy_threshold: int = 5 * 1024**3  # CopyObject's limit on AWS; larger copies go in parts
     parallel: int = 16
+
+
+def copy_part_size(size: int, part_size: int) -> int:
+    """UploadPartCopy part size: at least part_size, at most 512 MiB, about ten parts."""
+    return max(part_size, min(COPY_PART_MAX, size // 10))
 
 
 def error_code(exc: Exception) -> str:
@@ -336,7 +341,7 @@ class S3Tree:
             extra = {"Metadata": metadata, "MetadataDirective": "REPLACE"}
             if content_type:
                 extra["ContentType"] = content_type
-        if size <= MAX_COPY_OBJECT:
+        if size <= self.settings.copy_threshold:
             resp = self.client.copy_object(
                 Bucket=self.bucket, Key=dst_key, CopySource=source, **extra
             )
@@ -357,7 +362,8 @@ class S3Tree:
             "UploadId"
         ]
         try:
-            ranges = [(i, min(i + COPY_PART, size) - 1) for i in range(0, size, COPY_PART)]
+            step = copy_part_size(size, self.settings.part_size)
+            ranges = [(i, min(i + step, size) - 1) for i in range(0, size, step)]
 
             def part(n_range):
                 n, (lo, hi) = n_range

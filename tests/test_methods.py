@@ -208,3 +208,17 @@ def test_bad_paths_get_400_and_no_s3_request(gw):
     r = gw.request("PUT", "/" + "k" * 1100, data=b"x")
     assert r.status_code in (400, 414)
     assert gw.s3_delta(before) == {}
+
+
+def test_large_copy_uses_upload_part_copy(make_gateway, s3, bucket):
+    gw = make_gateway(bucket, config={"s3": {"copy_threshold": "5MiB", "part_size": "5MiB"}})
+    body = os.urandom(12 * 1024 * 1024)
+    s3.put_object(Bucket=bucket, Key="big.bin", Body=body, Metadata={"mtime": "1600000000"})
+    before = gw.s3_counts()
+    r = gw.request("COPY", "/big.bin", headers={"Destination": gw.url + "/big2.bin"})
+    assert r.status_code == 201
+    delta = gw.s3_delta(before)
+    assert delta.get("COPY") == 3 and delta.get("GET", 0) == 0, delta  # 3 UploadPartCopy parts
+    got = s3.get_object(Bucket=bucket, Key="big2.bin")
+    assert got["Body"].read() == body
+    assert got["Metadata"]["mtime"] == "1600000000"
