@@ -21,24 +21,32 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.s3_requests = Counter("s3dav_s3_requests", "S3 requests sent, retries included",
-                                   ["kind", "operation"], registry=r)
-        self.http_requests = Counter("s3dav_http_requests", "WebDAV requests answered",
-                                     ["method", "status"], registry=r)
+        self.s3_requests = Counter(
+            "s3dav_s3_requests",
+            "S3 requests sent, retries included",
+            ["kind", "operation"],
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "s3dav_http_requests", "WebDAV requests answered", ["method", "status"], registry=r
+        )
         self.http_duration = Histogram(
-            "s3dav_http_request_duration_seconds", "Time to answer a WebDAV request",
-            ["method"], registry=r,
+            "s3dav_http_request_duration_seconds",
+            "Time to answer a WebDAV request",
+            ["method"],
+            registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
-        self.bytes_up = Counter("s3dav_bytes_up", "Bytes received from clients in PUT bodies",
-                                registry=r)
+        self.bytes_up = Counter(
+            "s3dav_bytes_up", "Bytes received from clients in PUT bodies", registry=r
+        )
         self.bytes_down = Counter("s3dav_bytes_down", "Bytes sent to clients", registry=r)
         self.cache_hits = Counter("s3dav_cache_hits", "Cache hits", ["cache"], registry=r)
         self.cache_misses = Counter("s3dav_cache_misses", "Cache misses", ["cache"], registry=r)
-        self.cache_bytes = Gauge("s3dav_cache_bytes", "Bytes held in the content cache",
-                                 registry=r)
-        self.uploads_pending = Gauge("s3dav_uploads_pending",
-                                     "Uploads accepted but not yet in S3", registry=r)
+        self.cache_bytes = Gauge("s3dav_cache_bytes", "Bytes held in the content cache", registry=r)
+        self.uploads_pending = Gauge(
+            "s3dav_uploads_pending", "Uploads accepted but not yet in S3", registry=r
+        )
         self.started = time.time()
 
     def on_s3_request(self, kind: str, operation: str) -> None:

@@ -57,8 +57,13 @@ class GatewayApp:
         try:
             if refusal is not None:
                 body = f"400 Bad Request: {refusal}\n".encode()
-                wrapped_start("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
-                                                  ("Content-Length", str(len(body)))])
+                wrapped_start(
+                    "400 Bad Request",
+                    [
+                        ("Content-Type", "text/plain; charset=utf-8"),
+                        ("Content-Length", str(len(body))),
+                    ],
+                )
                 state["bytes"] = len(body)
                 yield body
                 return
@@ -72,9 +77,13 @@ class GatewayApp:
                 if state["status"]:
                     raise  # headers are out: all we can do is drop the connection
                 body = b"500 Internal Server Error: the gateway failed; see its log\n"
-                wrapped_start("500 Internal Server Error",
-                              [("Content-Type", "text/plain; charset=utf-8"),
-                               ("Content-Length", str(len(body)))])
+                wrapped_start(
+                    "500 Internal Server Error",
+                    [
+                        ("Content-Type", "text/plain; charset=utf-8"),
+                        ("Content-Length", str(len(body))),
+                    ],
+                )
                 state["bytes"] = len(body)
                 yield body
         finally:
@@ -127,8 +136,11 @@ class GatewayApp:
         else:
             body, ctype = self.metrics.render()
             status = "200 OK"
-        headers = [("Content-Type", ctype), ("Content-Length", str(len(body))),
-                   ("Cache-Control", "no-store")]
+        headers = [
+            ("Content-Type", ctype),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ]
         if status.startswith("503"):
             headers.append(("Retry-After", "5"))
         start_response(status, headers)

@@ -40,8 +40,14 @@ def make_gateway(tmp_path, moto):
     """Start gateways for this test; all are stopped by PID afterwards."""
     started: list[Gateway] = []
 
-    def make(bucket: str | None = None, *, config: dict | None = None, name: str = "gw",
-             env: dict | None = None, args: list[str] | None = None) -> Gateway:
+    def make(
+        bucket: str | None = None,
+        *,
+        config: dict | None = None,
+        name: str = "gw",
+        env: dict | None = None,
+        args: list[str] | None = None,
+    ) -> Gateway:
         cfg = config or {}
         cfg.setdefault("s3", {}).setdefault("endpoint_url", moto.url)
         if bucket is not None and "shares" not in cfg:

@@ -61,7 +61,9 @@ class MotoServer:
         self.log = open(log_dir / f"moto-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **TEST_ENV},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **TEST_ENV},
         )
         wait_http(self.url + "/moto-api/", proc=self.proc)
 
@@ -73,8 +75,9 @@ class MotoServer:
 class Gateway:
     """One `s3dav serve` process with its own config file and cache directory."""
 
-    def __init__(self, workdir: Path, config: dict, *, env: dict | None = None,
-                 args: list[str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, config: dict, *, env: dict | None = None, args: list[str] | None = None
+    ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = config.setdefault("server", {}).setdefault("port", free_port())
@@ -94,9 +97,10 @@ class Gateway:
     def start(self) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "s3dav", "serve", "--config", str(self.config_path),
-             *self.args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
+            [sys.executable, "-m", "s3dav", "serve", "--config", str(self.config_path), *self.args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
         )
         wait_http(self.url + "/healthz", proc=self.proc)
 
@@ -124,23 +128,28 @@ class Gateway:
         """S3 requests so far by kind, read from /metrics."""
         text = requests.get(self.url + "/metrics", timeout=10).text
         counts: dict[str, int] = {}
-        for m in re.finditer(r'^s3dav_s3_requests_total\{kind="(\w+)",operation="(\w+)"\} (\S+)$',
-                             text, re.M):
+        for m in re.finditer(
+            r'^s3dav_s3_requests_total\{kind="(\w+)",operation="(\w+)"\} (\S+)$', text, re.M
+        ):
             counts[m.group(1)] = counts.get(m.group(1), 0) + int(float(m.group(3)))
         return counts
 
     def s3_delta(self, before: dict[str, int]) -> dict[str, int]:
         after = self.s3_counts()
-        return {k: after.get(k, 0) - before.get(k, 0) for k in after
-                if after.get(k, 0) != before.get(k, 0)}
+        return {
+            k: after.get(k, 0) - before.get(k, 0)
+            for k in after
+            if after.get(k, 0) != before.get(k, 0)
+        }
 
 
 PROPFIND_ALL = b'<?xml version="1.0"?><propfind xmlns="DAV:"><allprop/></propfind>'
 
 
 def propfind(gw: Gateway, path: str, depth: str = "1", body: bytes = PROPFIND_ALL, **kw):
-    return gw.request("PROPFIND", path, headers={"Depth": depth, **kw.pop("headers", {})},
-                      data=body, **kw)
+    return gw.request(
+        "PROPFIND", path, headers={"Depth": depth, **kw.pop("headers", {})}, data=body, **kw
+    )
 
 
 def hrefs(xml_text: str) -> list[str]:

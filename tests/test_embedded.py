@@ -15,8 +15,20 @@ def test_serve_without_bucket_uses_embedded_s3(tmp_path):
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "s3dav", "serve", "--port", str(port), "--cache-dir",
-             str(tmp_path / "cache")], stdout=out, stderr=subprocess.STDOUT, env=env)
+            [
+                sys.executable,
+                "-m",
+                "s3dav",
+                "serve",
+                "--port",
+                str(port),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             wait_http(url + "/healthz", proc=proc)

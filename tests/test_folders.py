@@ -4,8 +4,13 @@ from tests.helpers import hrefs, propfind
 
 
 def test_every_folder_convention_is_a_collection(gw, s3, bucket):
-    s3.put_object(Bucket=bucket, Key="s3fs/", Body=b"", ContentType="application/x-directory",
-                  Metadata={"mode": "493", "mtime": "1600000000"})
+    s3.put_object(
+        Bucket=bucket,
+        Key="s3fs/",
+        Body=b"",
+        ContentType="application/x-directory",
+        Metadata={"mode": "493", "mtime": "1600000000"},
+    )
     s3.put_object(Bucket=bucket, Key="console/", Body=b"")
     s3.put_object(Bucket=bucket, Key="hadoop_$folder$", Body=b"")
     s3.put_object(Bucket=bucket, Key="implicit/deep/file.txt", Body=b"x")
@@ -14,7 +19,14 @@ def test_every_folder_convention_is_a_collection(gw, s3, bucket):
     s3.put_object(Bucket=bucket, Key="plain.txt", Body=b"p")
     r = propfind(gw, "/", "1")
     assert sorted(hrefs(r.text)) == [
-        "/", "/clash/", "/console/", "/hadoop/", "/implicit/", "/plain.txt", "/s3fs/"]
+        "/",
+        "/clash/",
+        "/console/",
+        "/hadoop/",
+        "/implicit/",
+        "/plain.txt",
+        "/s3fs/",
+    ]
     for d in ["/s3fs/", "/console/", "/hadoop/", "/implicit/", "/clash/"]:
         r = propfind(gw, d, "0")
         assert r.status_code == 207 and "collection" in r.text, d

@@ -79,21 +79,30 @@ def test_mtime_forms():
 
 
 def _entry(key, size=1, etag="0" * 32):
-    return {"Key": key, "Size": size, "ETag": f'"{etag}"',
-            "LastModified": datetime(2024, 1, 1, tzinfo=UTC)}
+    return {
+        "Key": key,
+        "Size": size,
+        "ETag": f'"{etag}"',
+        "LastModified": datetime(2024, 1, 1, tzinfo=UTC),
+    }
 
 
 def test_listing_all_four_folder_forms_and_clash():
-    pages = [{
-        "CommonPrefixes": [{"Prefix": "p/implicit/"}, {"Prefix": "p/marker/"},
-                           {"Prefix": "p/both/"}],
-        "Contents": [
-            _entry("p/", 0),  # the folder's own marker
-            _entry("p/file.txt", 5),
-            _entry("p/legacy_$folder$", 0),
-            _entry("p/both", 3),  # a file and a folder of one name
-        ],
-    }]
+    pages = [
+        {
+            "CommonPrefixes": [
+                {"Prefix": "p/implicit/"},
+                {"Prefix": "p/marker/"},
+                {"Prefix": "p/both/"},
+            ],
+            "Contents": [
+                _entry("p/", 0),  # the folder's own marker
+                _entry("p/file.txt", 5),
+                _entry("p/legacy_$folder$", 0),
+                _entry("p/both", 3),  # a file and a folder of one name
+            ],
+        }
+    ]
     listing = build_listing("p/", pages)
     assert set(listing.dirs) == {"implicit", "marker", "both", "legacy"}
     assert set(listing.files) == {"file.txt"}

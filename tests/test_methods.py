@@ -115,8 +115,9 @@ def test_copy_and_move_files(gw, s3, bucket):
     gw.request("PUT", "/src.txt", data=b"payload")
     r = gw.request("COPY", "/src.txt", headers={"Destination": gw.url + "/copy.txt"})
     assert r.status_code == 201
-    r = gw.request("COPY", "/src.txt", headers={"Destination": gw.url + "/copy.txt",
-                                               "Overwrite": "F"})
+    r = gw.request(
+        "COPY", "/src.txt", headers={"Destination": gw.url + "/copy.txt", "Overwrite": "F"}
+    )
     assert r.status_code == 412
     r = gw.request("MOVE", "/copy.txt", headers={"Destination": gw.url + "/moved.txt"})
     assert r.status_code == 201
@@ -149,26 +150,31 @@ def test_copy_and_move_collections_server_side(gw, s3, bucket):
 
 def test_lock_unlock(gw):
     gw.request("PUT", "/l.txt", data=b"x")
-    body = (b'<?xml version="1.0"?><lockinfo xmlns="DAV:"><lockscope><exclusive/></lockscope>'
-            b"<locktype><write/></locktype><owner>me</owner></lockinfo>")
+    body = (
+        b'<?xml version="1.0"?><lockinfo xmlns="DAV:"><lockscope><exclusive/></lockscope>'
+        b"<locktype><write/></locktype><owner>me</owner></lockinfo>"
+    )
     r = gw.request("LOCK", "/l.txt", data=body, headers={"Timeout": "Second-60"})
     assert r.status_code == 200
     token = r.headers["Lock-Token"]
     assert gw.request("PUT", "/l.txt", data=b"y").status_code == 423
-    assert gw.request("PUT", "/l.txt", data=b"y",
-                      headers={"If": f"({token})"}).status_code == 204
+    assert gw.request("PUT", "/l.txt", data=b"y", headers={"If": f"({token})"}).status_code == 204
     assert gw.request("UNLOCK", "/l.txt", headers={"Lock-Token": token}).status_code == 204
     assert gw.request("PUT", "/l.txt", data=b"z").status_code == 204
 
 
 def test_dead_properties_survive_restart(gw):
     gw.request("PUT", "/p.txt", data=b"x")
-    body = (b'<?xml version="1.0"?><propertyupdate xmlns="DAV:" xmlns:z="urn:z"><set><prop>'
-            b"<z:colour>blue</z:colour></prop></set></propertyupdate>")
+    body = (
+        b'<?xml version="1.0"?><propertyupdate xmlns="DAV:" xmlns:z="urn:z"><set><prop>'
+        b"<z:colour>blue</z:colour></prop></set></propertyupdate>"
+    )
     assert gw.request("PROPPATCH", "/p.txt", data=body).status_code == 207
     gw.restart()
-    q = (b'<?xml version="1.0"?><propfind xmlns="DAV:" xmlns:z="urn:z"><prop><z:colour/>'
-         b"</prop></propfind>")
+    q = (
+        b'<?xml version="1.0"?><propfind xmlns="DAV:" xmlns:z="urn:z"><prop><z:colour/>'
+        b"</prop></propfind>"
+    )
     r = propfind(gw, "/p.txt", "0", body=q)
     assert "blue" in r.text
 
@@ -200,8 +206,19 @@ def raw_request(gw, method: str, target: str, headers: dict | None = None) -> in
 
 def test_bad_paths_get_400_and_no_s3_request(gw):
     before = gw.s3_counts()
-    for path in ["/a/%2e%2e/b", "/a/../b", "/%2E%2e/x", "/a%00b", "/x/%01", "/a//b",
-                 "/a%2f..%2fb", "/a%5c..%5cb", "/%c0%ae%c0%ae/x", "/bad%zz", "/%ff"]:
+    for path in [
+        "/a/%2e%2e/b",
+        "/a/../b",
+        "/%2E%2e/x",
+        "/a%00b",
+        "/x/%01",
+        "/a//b",
+        "/a%2f..%2fb",
+        "/a%5c..%5cb",
+        "/%c0%ae%c0%ae/x",
+        "/bad%zz",
+        "/%ff",
+    ]:
         assert raw_request(gw, "GET", path) == 400, path
     dest = {"Destination": gw.url + "/a/%2e%2e/b"}
     assert raw_request(gw, "COPY", "/x", dest) == 400
