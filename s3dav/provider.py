@@ -18,11 +18,13 @@ from wsgidav.dav_error import (
     HTTP_BAD_REQUEST,
     HTTP_FORBIDDEN,
     HTTP_INTERNAL_ERROR,
+    HTTP_NOT_FOUND,
     HTTP_PRECONDITION_FAILED,
     DAVError,
     PRECONDITION_CODE_PropfindFiniteDepth,
 )
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
+from wsgidav.xml_tools import etree
 
 from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key
 from s3dav.listing import DirInfo, FileInfo
@@ -35,6 +37,24 @@ _log = logging.getLogger(__name__)
 RESOLVED = "s3dav.resolved"  # environ key: per-request memo of path -> resource
 CREATED = "s3dav.created"  # environ key: a natively handled COPY/MOVE made a new resource
 MTIME_ACCEPTED = "s3dav.mtime_accepted"
+
+OC_NS = "{http://owncloud.org/ns}"
+OC_CHECKSUMS = OC_NS + "checksums"
+# PROPPATCH names that set the modification time besides {DAV:}getlastmodified
+# (handled by WsgiDAV's mutable_live_props) and the Win32 ones (its hotfix):
+# ownCloud/Nextcloud and newer rclone send <d:lastmodified>epoch</d:lastmodified>.
+MTIME_PROPS = ("{DAV:}lastmodified", OC_NS + "lastmodified")
+
+
+def checksums_element(md5_hex: str):
+    """<oc:checksums><oc:checksum>MD5:hex</oc:checksum></oc:checksums>.
+
+    rclone (owncloud vendor) lower-cases the text, splits it on spaces and
+    takes what follows `md5:` / `sha1:`.
+    """
+    el = etree.Element(OC_CHECKSUMS)
+    etree.SubElement(el, OC_NS + "checksum").text = f"MD5:{md5_hex}"
+    return el
 
 
 def client_mtime(environ: dict) -> float | None:
@@ -203,6 +223,14 @@ class _Common:
         else:
             pm.copy_properties(src_url, dest_url, self.environ)
 
+    def set_property_value(self, name, value, *, dry_run=False):
+        """Also take the mtime from the `lastmodified` forms ownCloud clients send."""
+        if name in MTIME_PROPS:
+            if value is None:
+                raise DAVError(HTTP_FORBIDDEN, f"{name} cannot be removed")
+            return self.set_last_modified(self.path, value.text, dry_run=dry_run)
+        return super().set_property_value(name, value, dry_run=dry_run)
+
     def _mark_created(self, dest_path: str) -> None:
         existed = self.provider.get_resource_inst(dest_path, self.environ) is not None
         self.environ[CREATED] = not existed
@@ -243,6 +271,19 @@ class S3File(_Common, DAVNonCollection):
 
     def support_etag(self):
         return True
+
+    def get_property_names(self, *, is_allprop):
+        names = super().get_property_names(is_allprop=is_allprop)
+        if not is_allprop and self.info and self.info.md5:
+            names.append(OC_CHECKSUMS)
+        return names
+
+    def get_property_value(self, name):
+        if name == OC_CHECKSUMS:
+            if not (self.info and self.info.md5):
+                raise DAVError(HTTP_NOT_FOUND, "no MD5 known for this object")
+            return checksums_element(self.info.md5)
+        return super().get_property_value(name)
 
     def support_ranges(self):
         return True
@@ -390,6 +431,26 @@ class S3Collection(_Common, DAVCollection):
 
     def get_display_info(self):
         return {"type": "Directory"}
+
+    def set_last_modified(self, dest_path, time_stamp, *, dry_run):
+        """A folder's time lives in its marker (as s3fs keeps it): rewrite the marker."""
+        t = parse_time_value(time_stamp) if isinstance(time_stamp, str) else float(time_stamp)
+        if t is None:
+            raise DAVError(HTTP_BAD_REQUEST, f"bad time value {time_stamp!r}")
+        if dry_run:
+            return True
+        self.provider.check_writable()
+        if self.dir_key == self.tree.prefix:
+            return True  # the share root has no marker of its own
+        marker = self._marker()
+        if marker is not None and marker.mtime is not None and abs(marker.mtime - t) < 1:
+            return True
+        try:
+            self.tree.make_dir(self.dir_key, t)
+        except Exception as exc:
+            raise as_s3_error(exc, f"setting the time of {self.path}") from exc
+        forget_resolved(self.environ)
+        return True
 
     def get_used_bytes(self):
         """Bytes of the files directly in this folder, from a listing.

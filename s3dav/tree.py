@@ -238,18 +238,54 @@ class S3Tree:
             "md5": result.md5_hex,
             "content_type": upload.content_type,
         }
-        self.meta.put(upload.key, result.etag, meta)
+        etag = result.etag
+        if result.multipart:
+            etag = self._store_md5(upload, result)
+        self.meta.put(upload.key, etag, meta)
         info = self._with_meta(
             FileInfo(
                 key=upload.key,
                 size=result.size,
-                etag=result.etag,
+                etag=etag,
                 last_modified=result.last_modified,
             ),
             meta,
         )
         self.overlay.put_file(info)
         return info
+
+    def _store_md5(self, upload: StreamingUpload, result: UploadResult) -> str:
+        """Write `x-amz-meta-md5chksum` on a finished multipart upload; return the ETag.
+
+        A multipart ETag is not an MD5, and a streamed body's MD5 is known only
+        after the last part. rclone's S3 backend (and `rclone check` through
+        any backend reading it) looks for the base64 MD5 in `md5chksum`, so it
+        is written into S3 itself with one server-side self-copy, guarded by
+        the ETag so that a newer upload is never overwritten. The MetaStore
+        also keeps it, which is all there is above 5 GiB (no single copy) or
+        when the copy fails.
+        """
+        if result.size > MAX_COPY_OBJECT:
+            return result.etag
+        metadata = {
+            **upload.metadata,
+            "md5chksum": base64.b64encode(bytes.fromhex(result.md5_hex)).decode(),
+        }
+        try:
+            resp = self.client.copy_object(
+                Bucket=self.bucket,
+                Key=upload.key,
+                CopySource={"Bucket": self.bucket, "Key": upload.key},
+                CopySourceIfMatch=f'"{result.etag}"',
+                Metadata=metadata,
+                MetadataDirective="REPLACE",
+                ContentType=upload.content_type,
+            )
+        except ClientError as exc:
+            _log.warning("could not store the MD5 of s3://%s/%s: %s", self.bucket, upload.key, exc)
+            return result.etag
+        upload.metadata = metadata
+        return resp["CopyObjectResult"]["ETag"].strip('"')
 
     def put_empty(self, key: str, *, content_type: str | None = None) -> FileInfo:
         upload = self.new_upload(key, content_type=content_type, mtime=None)
