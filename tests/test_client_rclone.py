@@ -1,0 +1,135 @@
+"""rclone's WebDAV backend (Debian's rclone 1.60) against a real gateway on moto.
+
+`rclone sync` twice: the second run must transfer nothing, because the gateway
+serves back the modification time rclone sent (X-OC-Mtime) and the MD5
+(oc:checksums), and `rclone check` must find no difference.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+MIB = 1024**2
+
+
+def make_tree(root: Path) -> dict[str, bytes]:
+    files = {
+        "a.txt": b"alpha\n",
+        "empty.bin": b"",
+        "docs/readme.md": b"# readme\n" * 50,
+        "docs/deep/er/x.bin": os.urandom(70_000),
+        "photos/caf\u00e9 1.jpg": os.urandom(12_345),
+        "big/multi.bin": os.urandom(6 * MIB + 123),  # above the 5 MiB threshold: multipart
+    }
+    for i, (rel, data) in enumerate(sorted(files.items())):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (1_600_000_000 + i * 1000, 1_600_000_000 + i * 1000))
+    return files
+
+
+def rclone(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    conf = tmp_path / "rclone.conf"
+    conf.touch()
+    return subprocess.run(
+        [
+            "rclone",
+            "--config",
+            str(conf),
+            "-v",
+            "--stats",
+            "100ms",
+            "--stats-log-level",
+            "NOTICE",
+            "--retries",
+            "1",
+            "--low-level-retries",
+            "1",
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def transferred(output: str) -> int:
+    """The file count of rclone's final stats ("Transferred: 3 / 3, 100%")."""
+    counts = re.findall(r"Transferred:\s+(\d+) / (\d+), \d+%", output)
+    return int(counts[-1][0]) if counts else 0
+
+
+def remote(gw, vendor: str, path: str) -> str:
+    return f":webdav,url='{gw.url}/',vendor={vendor}:{path}"
+
+
+@pytest.fixture
+def small_parts(make_gateway, bucket):
+    return make_gateway(bucket, config={"s3": {"part_size": "5MiB", "multipart_threshold": "5MiB"}})
+
+
+def test_rclone_owncloud_sync_twice_transfers_nothing_the_second_time(
+    small_parts, tmp_path, s3, bucket, make_gateway
+):
+    gw = small_parts
+    src = tmp_path / "src"
+    files = make_tree(src)
+    first = rclone(tmp_path, "sync", str(src), remote(gw, "owncloud", "dst"))
+    assert first.returncode == 0, first.stderr
+    assert transferred(first.stderr) == len(files), first.stderr
+
+    second = rclone(tmp_path, "sync", str(src), remote(gw, "owncloud", "dst"))
+    assert second.returncode == 0, second.stderr
+    assert transferred(second.stderr) == 0, second.stderr
+    assert "Copied" not in second.stderr
+
+    check = rclone(tmp_path, "check", str(src), remote(gw, "owncloud", "dst"))
+    assert check.returncode == 0, check.stderr
+    assert "0 differences found" in check.stderr
+    assert f"{len(files)} matching files" in check.stderr
+    assert "hashes could not be checked" not in check.stderr
+
+    for rel, data in files.items():
+        key = "dst/" + rel
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["Metadata"]["mtime"] == str(int((src / rel).stat().st_mtime)), rel
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == data, rel
+
+    # The multipart object carries its MD5 the way rclone's S3 backend writes it,
+    # so a gateway with an empty cache (another replica) still serves it.
+    head = s3.head_object(Bucket=bucket, Key="dst/big/multi.bin")
+    md5 = hashlib.md5(files["big/multi.bin"]).digest()
+    assert head["Metadata"]["md5chksum"] == base64.b64encode(md5).decode()
+    fresh = make_gateway(bucket, name="fresh")
+    check = rclone(tmp_path, "check", str(src), remote(fresh, "owncloud", "dst"))
+    assert check.returncode == 0, check.stderr
+    assert "hashes could not be checked" not in check.stderr
+
+
+@pytest.mark.parametrize("vendor", ["other", "nextcloud"])
+def test_rclone_other_vendors_sync_twice(gw, tmp_path, s3, bucket, vendor):
+    src = tmp_path / "src"
+    files = {k: v for k, v in make_tree(src).items() if not k.startswith("big/")}
+    (src / "big" / "multi.bin").unlink()
+    first = rclone(tmp_path, "sync", str(src), remote(gw, vendor, "v"))
+    assert first.returncode == 0, first.stderr
+    assert transferred(first.stderr) == len(files), first.stderr
+    second = rclone(tmp_path, "sync", str(src), remote(gw, vendor, "v"))
+    assert second.returncode == 0, second.stderr
+    assert transferred(second.stderr) == 0, second.stderr
+    check = rclone(tmp_path, "check", str(src), remote(gw, vendor, "v"))
+    assert check.returncode == 0, check.stderr
+    assert "0 differences found" in check.stderr
+    if vendor == "nextcloud":  # X-OC-Mtime is sent by this vendor too
+        head = s3.head_object(Bucket=bucket, Key="v/a.txt")
+        assert head["Metadata"]["mtime"] == str(int((src / "a.txt").stat().st_mtime))
