@@ -11,13 +11,13 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 from cheroot import wsgi
-from wsgidav.dir_browser import WsgiDavDirBrowser
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from s3dav.auth import ShareDomainController
+from s3dav.browser import DirBrowser
 from s3dav.config import Config, ConfigError, Share
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
@@ -146,16 +146,10 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "users": cfg.users,
             "share_users": {s.path: s.users for s in cfg.shares},
         },
-        "dir_browser": {
-            "enable": True,
-            "davmount": True,
-            "ms_sharepoint_support": False,
-            "response_trailer": "s3dav",
-        },
         "middleware_stack": [
             ErrorPrinter,
             HTTPAuthenticator,
-            WsgiDavDirBrowser,
+            DirBrowser,  # s3dav/browser.py: the listing page and ?davmount
             RequestResolver,
         ],
         "block_size": 256 * 1024,

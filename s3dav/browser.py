@@ -1,0 +1,170 @@
+"""The page a browser gets for GET on a folder, and the `?davmount` file (RFC 4709).
+
+It replaces WsgiDAV's directory browser: one self-contained page (no script, no
+asset share, inline CSS), folders first, sizes, dates in UTC, download links,
+built from the one listing the folder costs anyway. It sits after the
+authenticator in WsgiDAV's stack, so it sees only what the user may see.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from wsgidav import util
+from wsgidav.mw.base_mw import BaseMiddleware
+
+DAVMOUNT = (
+    '<?xml version="1.0" encoding="utf-8"?>\n'
+    '<dm:mount xmlns:dm="http://purl.org/NET/webdav/mount">\n'
+    "  <dm:url>{url}</dm:url>\n"
+    "</dm:mount>\n"
+)
+
+STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+h1{font-size:1.3em;word-break:break-all}
+table{border-collapse:collapse;min-width:40em}
+th,td{padding:.25em .8em;text-align:left;border-bottom:1px solid #eee}
+th{border-bottom:2px solid #ccc}
+td.size,td.date,th.size,th.date{text-align:right;white-space:nowrap}
+tr.dir a{font-weight:600}
+.links{margin:.5em 0 1em}
+footer{margin-top:1em;color:#888;font-size:.9em}
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the listing page."""
+
+    name: str
+    href: str
+    is_dir: bool
+    size: int | None
+    modified: float | None
+
+
+def human_size(size: int | None) -> str:
+    """Sizes the way people read them: 0 B, 999 B, 1.5 KiB, 12.0 MiB."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def format_time(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) if t is not None else ""
+
+
+def sort_rows(rows: list[Row]) -> list[Row]:
+    """Folders first, then files; each group by name, ignoring case."""
+    return sorted(rows, key=lambda r: (not r.is_dir, r.name.casefold(), r.name))
+
+
+def render_page(display_path: str, base_href: str, rows: list[Row], *, is_root: bool) -> str:
+    """The whole HTML page; every name and link is escaped here."""
+    esc = html.escape
+    lines = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Index of {esc(display_path)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>Index of {esc(display_path)}</h1>",
+        '<p class="links"><a id="davmount" href="'
+        + esc(base_href + "?davmount")
+        + '" title="Open this folder in a WebDAV client">Mount this folder (davmount)</a></p>',
+        '<table id="listing"><thead><tr><th>Name</th><th class="size">Size</th>'
+        '<th class="date">Last modified (UTC)</th><th></th></tr></thead><tbody>',
+    ]
+    if not is_root:
+        lines.append(
+            '<tr class="dir up"><td><a href="../">../</a></td><td></td><td></td><td></td></tr>'
+        )
+    for row in sort_rows(rows):
+        label = row.name + ("/" if row.is_dir else "")
+        size = "" if row.is_dir else human_size(row.size)
+        title = "" if row.size is None or row.is_dir else f' title="{row.size} bytes"'
+        download = (
+            ""
+            if row.is_dir
+            else f'<a class="download" href="{esc(row.href)}" download>download</a>'
+        )
+        lines.append(
+            f'<tr class="{"dir" if row.is_dir else "file"}">'
+            f'<td><a class="name" href="{esc(row.href)}">{esc(label)}</a></td>'
+            f'<td class="size"{title}>{size}</td>'
+            f'<td class="date">{format_time(row.modified)}</td><td>{download}</td></tr>'
+        )
+    lines += [
+        "</tbody></table>",
+        f"<footer>{len(rows)} item{'s' if len(rows) != 1 else ''} &middot; s3dav</footer>",
+        "</body></html>",
+    ]
+    return "\n".join(lines)
+
+
+def collection_rows(res, base_href: str) -> list[Row]:
+    rows = []
+    for member in res.get_member_list():
+        if member is None:
+            continue
+        name = member.name
+        if member.is_collection:
+            href = base_href + quote(name) + "/"
+            rows.append(Row(name, href, True, None, member.get_last_modified()))
+        else:
+            href = base_href + quote(name)
+            rows.append(
+                Row(name, href, False, member.get_content_length(), member.get_last_modified())
+            )
+    return rows
+
+
+class DirBrowser(BaseMiddleware):
+    """GET/HEAD on a collection: the listing page, or `?davmount` for WebDAV clients."""
+
+    def is_disabled(self) -> bool:
+        return False
+
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        provider = environ.get("wsgidav.provider")
+        if method not in ("GET", "HEAD") or provider is None:
+            return self.next_app(environ, start_response)
+        path = environ["PATH_INFO"]
+        res = provider.get_resource_inst(path, environ)
+        if res is None or not res.is_collection:
+            return self.next_app(environ, start_response)
+
+        share = (provider.share_path or "").rstrip("/")
+        base_href = quote(share + "/" + res.path.strip("/")).rstrip("/") + "/"
+        if "davmount" in environ.get("QUERY_STRING", "").split("&"):
+            url = util.make_complete_url(environ).split("?", 1)[0]
+            if not url.endswith("/"):
+                url += "/"
+            body = DAVMOUNT.format(url=html.escape(url)).encode()
+            ctype = "application/davmount+xml"
+        else:
+            display = share + "/" + res.path.strip("/")
+            display = display if display.endswith("/") else display + "/"
+            rows = collection_rows(res, base_href)
+            body = render_page(display, base_href, rows, is_root=display == "/").encode()
+            ctype = "text/html; charset=utf-8"
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", ctype),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "private, no-cache"),
+                ("Date", util.get_rfc1123_time()),
+            ],
+        )
+        return [b""] if method == "HEAD" else [body]
