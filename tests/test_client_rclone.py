@@ -133,3 +133,67 @@ def test_rclone_other_vendors_sync_twice(gw, tmp_path, s3, bucket, vendor):
     if vendor == "nextcloud":  # X-OC-Mtime is sent by this vendor too
         head = s3.head_object(Bucket=bucket, Key="v/a.txt")
         assert head["Metadata"]["mtime"] == str(int((src / "a.txt").stat().st_mtime))
+
+
+OC_PROPS = (
+    b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+    b"<d:prop><d:getlastmodified/><d:getcontentlength/><d:resourcetype/><oc:checksums/>"
+    b"</d:prop></d:propfind>"
+)
+
+
+def test_oc_checksums_property(gw):
+    body = b"checksum me"
+    gw.request("PUT", "/c.txt", data=body)
+    gw.request("MKCOL", "/d")
+    r = gw.request("PROPFIND", "/", data=OC_PROPS, headers={"Depth": "1"})
+    assert r.status_code == 207
+    md5 = hashlib.md5(body).hexdigest()
+    found = re.findall(r"<(\w+):checksum>([^<]*)</\1:checksum>", r.text)
+    assert [v for _, v in found] == [f"MD5:{md5}"], r.text
+    assert "xmlns:" in r.text and "http://owncloud.org/ns" in r.text
+
+
+def test_proppatch_lastmodified_forms(gw, s3, bucket):
+    gw.request("PUT", "/t.txt", data=b"t")
+    forms = [
+        ("d:lastmodified", "1600000000"),  # rclone/ownCloud: epoch seconds
+        ("oc:lastmodified", "1600000100"),
+        ("d:getlastmodified", "Sun, 13 Sep 2020 12:30:00 GMT"),
+    ]
+    for tag, value in forms:
+        body = (
+            '<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" '
+            'xmlns:oc="http://owncloud.org/ns"><d:set><d:prop>'
+            f"<{tag}>{value}</{tag}></d:prop></d:set></d:propertyupdate>"
+        ).encode()
+        r = gw.request("PROPPATCH", "/t.txt", data=body)
+        assert r.status_code == 207 and "HTTP/1.1 200" in r.text, (tag, r.text)
+        meta = s3.head_object(Bucket=bucket, Key="t.txt")["Metadata"]
+        expect = value if value.isdigit() else "1600000200"
+        assert meta["mtime"] == expect, (tag, meta)
+        assert meta["mode"] == "33188"
+    bad = (
+        b'<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:"><d:set><d:prop>'
+        b"<d:lastmodified>yesterday</d:lastmodified></d:prop></d:set></d:propertyupdate>"
+    )
+    r = gw.request("PROPPATCH", "/t.txt", data=bad)
+    assert r.status_code in (207, 400) and "HTTP/1.1 200" not in r.text, r.text
+
+
+def test_x_oc_mtime_on_copy_and_move(gw, s3, bucket):
+    gw.request("PUT", "/src.txt", data=b"s", headers={"X-OC-Mtime": "1500000000"})
+    r = gw.request(
+        "COPY",
+        "/src.txt",
+        headers={"Destination": gw.url + "/copy.txt", "X-OC-Mtime": "1500000500"},
+    )
+    assert r.status_code == 201 and r.headers.get("X-OC-Mtime") == "accepted"
+    r = gw.request(
+        "MOVE",
+        "/copy.txt",
+        headers={"Destination": gw.url + "/moved.txt", "X-OC-Mtime": "1500000900.5"},
+    )
+    assert r.status_code == 201 and r.headers.get("X-OC-Mtime") == "accepted"
+    assert s3.head_object(Bucket=bucket, Key="src.txt")["Metadata"]["mtime"] == "1500000000"
+    assert s3.head_object(Bucket=bucket, Key="moved.txt")["Metadata"]["mtime"] == "1500000900"
