@@ -449,6 +449,7 @@ class S3Collection(_Common, DAVCollection):
             self.tree.make_dir(self.dir_key, t)
         except Exception as exc:
             raise as_s3_error(exc, f"setting the time of {self.path}") from exc
+        self.tree.listings.invalidate(self.dir_key)  # its cached marker has the old time
         forget_resolved(self.environ)
         return True
 

@@ -109,6 +109,10 @@ class S3Tree:
                 name,
             )
         listing.files = self._enrich(listing.files)
+        if listing.own_marker is not None:
+            # The folder's own time is its marker's x-amz-meta-mtime (s3fs sets it
+            # on mkdir and utime): read like a file's, once per marker version.
+            listing.own_marker = self._enrich({"": listing.own_marker})[""]
         if self.settings.legacy_s3fs_dirs:
             for name, info in list(listing.files.items()):
                 if info.content_type == DIRECTORY_CONTENT_TYPE:
@@ -293,16 +297,23 @@ class S3Tree:
         return self.upload_done(upload)
 
     def make_dir(self, dir_key: str, mtime: float | None = None) -> None:
-        self.client.put_object(
+        stamp = format_mtime(mtime if mtime is not None else time.time())
+        resp = self.client.put_object(
             Bucket=self.bucket,
             Key=dir_key,
             Body=b"",
             ContentType=DIRECTORY_CONTENT_TYPE,
-            Metadata={
-                "mode": str(DIR_MODE),
-                "mtime": format_mtime(mtime if mtime is not None else time.time()),
-            },
+            Metadata={"mode": str(DIR_MODE), "mtime": stamp},
         )
+        etag = str(resp.get("ETag", "")).strip('"')
+        if etag:  # the marker's metadata is known: no HEAD when it is listed
+            meta = {
+                "mtime": float(stamp),
+                "mode": DIR_MODE,
+                "md5": etag_md5(etag),
+                "content_type": DIRECTORY_CONTENT_TYPE,
+            }
+            self.meta.put(dir_key, etag, meta)
         self.overlay.put_dir(dir_key)
 
     def keep_parent(self, key: str) -> None:
