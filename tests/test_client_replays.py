@@ -7,6 +7,9 @@ sent here as those clients send it, and the S3 cost is read from /metrics.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -190,3 +193,27 @@ def test_windows_folder_times_go_to_the_marker(gw, s3, bucket):
     head = s3.head_object(Bucket=bucket, Key="New folder/")
     assert head["Metadata"]["mtime"] == str(int(when.timestamp()))
     assert head["Metadata"]["mode"] == "16877"
+
+
+def test_finder_large_chunked_put_is_multipart_with_md5(make_gateway, bucket, s3):
+    gw = make_gateway(bucket, config={"s3": {"part_size": "5MiB", "multipart_threshold": "5MiB"}})
+    body = os.urandom(11 * 1024**2 + 5)
+    h = {"User-Agent": FINDER_UA}
+    assert gw.request("PUT", "/movie.mov", data=b"", headers=h).status_code == 201
+    token = lock(gw, "/movie.mov", FINDER_UA)
+    before = gw.s3_counts()
+    r = gw.request(
+        "PUT",
+        "/movie.mov",
+        data=chunks(body, 256 * 1024),
+        headers={**h, "X-Expected-Entity-Length": str(len(body)), "If": f"(<{token}>)"},
+    )
+    assert r.status_code == 204, r.text
+    delta = gw.s3_delta(before)
+    # 3 parts of 5 MiB, create + complete, and the MD5 self-copy; nothing else.
+    assert delta == {"MULTIPART": 2, "PART": 3, "COPY": 1}, delta
+    gw.request("UNLOCK", "/movie.mov", headers={**h, "Lock-Token": f"<{token}>"})
+    obj = s3.get_object(Bucket=bucket, Key="movie.mov")
+    assert obj["Body"].read() == body
+    assert obj["Metadata"]["md5chksum"] == base64.b64encode(hashlib.md5(body).digest()).decode()
+    assert obj["Metadata"]["mode"] == "33188" and obj["Metadata"]["mtime"].isdigit()
