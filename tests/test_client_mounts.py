@@ -43,11 +43,11 @@ def mounts():
         unmount(mnt)
 
 
-def mount_davfs(gw_url: str, mnt: Path, workdir: Path) -> None:
+def mount_davfs(gw_url: str, mnt: Path, workdir: Path, *, locks: bool = False) -> None:
     conf = workdir / "davfs2.conf"
     # davfs2's own cache (/var/cache/davfs2) is kept per URL and mount point; the
     # daemon runs as user davfs2 and could not open a cache under pytest's tmp.
-    conf.write_text("use_locks 0\nask_auth 0\ndelay_upload 0\n")
+    conf.write_text(f"use_locks {int(locks)}\nask_auth 0\ndelay_upload 0\n")
     mnt.mkdir()
     r = subprocess.run(
         ["mount", "-t", "davfs", gw_url + "/", str(mnt), "-o", f"conf={conf},rw"],
@@ -83,7 +83,7 @@ def test_davfs2_rsync_tree_reaches_s3_intact(gw, s3, bucket, tmp_path, mounts):
     mnt = tmp_path / "mnt"
     mounts.append(mnt)
     assert gw.request("MKCOL", "/Backup").status_code == 201
-    mount_davfs(gw.url, mnt, tmp_path)
+    mount_davfs(gw.url, mnt, tmp_path, locks=True)
     r = subprocess.run(
         [
             "rsync",
