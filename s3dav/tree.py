@@ -266,10 +266,11 @@ class S3Tree:
         any backend reading it) looks for the base64 MD5 in `md5chksum`, so it
         is written into S3 itself with one server-side self-copy, guarded by
         the ETag so that a newer upload is never overwritten. The MetaStore
-        also keeps it, which is all there is above 5 GiB (no single copy) or
+        also keeps it, which is all there is above s3.copy_threshold (5 GiB:
+        no single CopyObject) or
         when the copy fails.
         """
-        if result.size > MAX_COPY_OBJECT:
+        if result.size > self.settings.copy_threshold:
             return result.etag
         metadata = {
             **upload.metadata,
