@@ -267,8 +267,7 @@ class S3Tree:
         is written into S3 itself with one server-side self-copy, guarded by
         the ETag so that a newer upload is never overwritten. The MetaStore
         also keeps it, which is all there is above s3.copy_threshold (5 GiB:
-        no single CopyObject) or
-        when the copy fails.
+        no single CopyObject) or when the copy fails.
         """
         if result.size > self.settings.copy_threshold:
             return result.etag
