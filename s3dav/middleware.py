@@ -19,7 +19,7 @@ import time
 
 from s3dav.metrics import Metrics
 from s3dav.pathguard import UnsafePath, check_destination, check_raw_path
-from s3dav.provider import CREATED, MTIME_ACCEPTED
+from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
 
 _access = logging.getLogger("s3dav.access")
 _log = logging.getLogger(__name__)
@@ -51,6 +51,10 @@ class GatewayApp:
                 status = "201 Created"
             if environ.get(MTIME_ACCEPTED):
                 headers = [*headers, ("X-OC-Mtime", "accepted")]
+            if method in ("GET", "HEAD") and status[:3] in ("200", "206"):
+                checksum = checksum_header(environ)
+                if checksum:
+                    headers = [*headers, ("OC-Checksum", checksum)]
             state["status"] = status.split(" ", 1)[0]
             return start_response(status, headers, exc_info)
 

@@ -88,6 +88,19 @@ def parse_time_value(text: str | None) -> float | None:
         return None
 
 
+def checksum_header(environ: dict) -> str | None:
+    """`OC-Checksum` for a GET/HEAD answered from a file this request resolved.
+
+    ownCloud clients check downloads against it. WsgiDAV has shifted PATH_INFO
+    to the share by the time the response starts; the memo holds the file.
+    """
+    path = "/" + environ.get("PATH_INFO", "").strip("/")
+    res = (environ.get(RESOLVED) or {}).get(unicodedata.normalize("NFC", path))
+    if isinstance(res, S3File) and res.info is not None and res.info.md5:
+        return f"MD5:{res.info.md5}"
+    return None
+
+
 def forget_resolved(environ: dict) -> None:
     environ.pop(RESOLVED, None)
 

@@ -197,3 +197,25 @@ def test_x_oc_mtime_on_copy_and_move(gw, s3, bucket):
     assert r.status_code == 201 and r.headers.get("X-OC-Mtime") == "accepted"
     assert s3.head_object(Bucket=bucket, Key="src.txt")["Metadata"]["mtime"] == "1500000000"
     assert s3.head_object(Bucket=bucket, Key="moved.txt")["Metadata"]["mtime"] == "1500000900"
+
+
+def test_oc_checksum_header_on_downloads(gw):
+    body = b"download me"
+    gw.request("MKCOL", "/dl")
+    gw.request("PUT", "/dl/caf\u00e9.txt", data=body)
+    md5 = hashlib.md5(body).hexdigest()
+    for method in ("GET", "HEAD"):
+        r = gw.request(method, "/dl/caf\u00e9.txt")
+        assert r.status_code == 200 and r.headers["OC-Checksum"] == f"MD5:{md5}", method
+    r = gw.request("GET", "/dl/caf\u00e9.txt", headers={"Range": "bytes=0-3"})
+    assert r.status_code == 206 and r.headers["OC-Checksum"] == f"MD5:{md5}"
+    assert "OC-Checksum" not in gw.request("GET", "/dl/").headers
+    assert "OC-Checksum" not in gw.request("GET", "/dl/missing.txt").headers
+
+
+def test_oc_checksum_header_on_a_share_below_the_root(make_gateway, bucket):
+    gw = make_gateway(bucket, config={"shares": [{"path": "/photos", "bucket": bucket}]})
+    gw.request("PUT", "/photos/p.jpg", data=b"jpeg")
+    r = gw.request("GET", "/photos/p.jpg")
+    assert r.content == b"jpeg"
+    assert r.headers["OC-Checksum"] == "MD5:" + hashlib.md5(b"jpeg").hexdigest()
