@@ -8,6 +8,7 @@ own middleware runs, and must not see an unsafe or undecodable one.
 - answers /healthz, /readyz and /metrics itself;
 - answers 201 rather than 204 when a natively handled COPY/MOVE created the target;
 - adds `X-OC-Mtime: accepted` when a client-sent modification time was stored;
+- adds `OC-Checksum: MD5:...` to GET/HEAD of a file whose MD5 is known;
 - counts requests and writes one access-log line per request.
 """
 
