@@ -102,6 +102,17 @@ def choice(*options: str):
     return parse
 
 
+def parse_lock_storage(value: Any, key: str) -> str:
+    """`memory` (one replica) or `redis://[:password@]host:port/db` (shared by replicas)."""
+    text = parse_str(value, key).strip()
+    if text == "memory":
+        return text
+    from s3dav.replicas import parse_redis_url  # late: replicas imports this module
+
+    parse_redis_url(text, key)
+    return text
+
+
 # section -> key -> (parser, default)
 SCHEMA: dict[str, dict[str, tuple]] = {
     "server": {
@@ -134,7 +145,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "head_unseen": (parse_bool, True),
         "write_back": (parse_bool, False),
     },
-    "locks": {"storage": (parse_str, "memory")},
+    "locks": {"storage": (parse_lock_storage, "memory")},
     "macos": {"metadata_files": (choice("store", "refuse"), "store")},
     "logging": {
         "level": (choice("debug", "info", "warning", "error"), "info"),
@@ -378,6 +389,7 @@ def load(path: str | None, flags: dict, environ: dict | None = None) -> Config:
         "endpoint_url": ("s3", "endpoint_url"),
         "region": ("s3", "region"),
         "cache_dir": ("cache", "dir"),
+        "lock_storage": ("locks", "storage"),
     }
     for flag, (section, key) in section_flags.items():
         if flags.get(flag) is not None:
