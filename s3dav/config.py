@@ -368,6 +368,8 @@ def build(raw: dict, environ: dict | None = None) -> Config:
         raise ConfigError(f"server.port: {sections['server']['port']} is not a TCP port")
     if sections["server"]["threads"] < 1:
         raise ConfigError("server.threads: must be at least 1")
+    if bool(sections["s3"]["access_key_id"]) != bool(sections["s3"]["secret_access_key"]):
+        raise ConfigError("s3.access_key_id, s3.secret_access_key: set both or neither")
     if sections["s3"]["part_size"] < 5 * 1024**2:
         raise ConfigError("s3.part_size: S3 needs at least 5MiB")
     users = _users(raw)
