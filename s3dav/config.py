@@ -224,11 +224,18 @@ def read_file(path: str | os.PathLike) -> dict:
     return data
 
 
+# Kubernetes injects these into every pod of a namespace holding a Service named
+# `s3dav` (service links); they are not settings and must not stop the gateway.
+_K8S_SERVICE_LINK = re.compile(
+    r"S3DAV_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)"
+)
+
+
 def env_overrides(environ: dict) -> dict:
     """S3DAV_<SECTION>__<KEY>=value; S3DAV_SHARES / S3DAV_USERS take YAML."""
     raw: dict = {}
     for name, value in environ.items():
-        if not name.startswith("S3DAV_"):
+        if not name.startswith("S3DAV_") or _K8S_SERVICE_LINK.fullmatch(name):
             continue
         rest = name[len("S3DAV_") :].lower()
         if rest in ("shares", "users"):
