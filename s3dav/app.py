@@ -96,6 +96,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     counter = RequestCounter()
     metrics = Metrics()
     counter.listeners.append(metrics.on_s3_request)
+    counter.duration_listeners.append(metrics.on_s3_duration)
     threads = cfg.server["threads"]
     client = make_client(s3_settings(cfg), counter, pool_size=threads + 32)
     if check:

@@ -58,6 +58,8 @@ def test_metrics_after_a_session(make_gateway, s3, bucket):
     assert metric(text, "s3dav_cache_hits_total", cache="listing") >= 2
     assert metric(text, "s3dav_cache_misses_total", cache="listing") >= 2
     assert metric(text, "s3dav_cache_bytes") > 0
+    assert metric(text, "s3dav_s3_request_duration_seconds_count", kind="PUT") == 3
+    assert metric(text, "s3dav_s3_request_duration_seconds_count", kind="HEAD") == 2  # + bucket
 
 
 def test_health_readiness_and_reserved_names(gw, s3, bucket):
