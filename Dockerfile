@@ -24,8 +24,8 @@ RUN pip install "/src[replicas]"
 COPY config/s3dav.yaml /etc/s3dav/s3dav.yaml
 
 # Inside a container the gateway listens on every interface; the cache lives on a volume.
+# (These override the file; the port stays the file's server.port, 8080 by default.)
 ENV S3DAV_SERVER__HOST=0.0.0.0 \
-    S3DAV_SERVER__PORT=8080 \
     S3DAV_CACHE__DIR=/var/cache/s3dav
 
 VOLUME ["/var/cache/s3dav"]

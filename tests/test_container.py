@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from s3dav.config import SCHEMA
 from tests.helpers import TEST_ENV, free_port, hrefs, propfind, stop_process, wait_http
 
 REPO = Path(__file__).resolve().parent.parent
@@ -148,7 +149,8 @@ def test_image_settings(image):
     assert image.first("FROM").startswith("python:") and image.first("FROM").endswith("-slim")
     assert image.user not in ("root", "0", "")
     assert any("useradd" in r and image.user in r for r in image.all("RUN"))
-    assert image.first("EXPOSE") == "8080" == image.env["S3DAV_SERVER__PORT"]
+    assert image.first("EXPOSE") == "8080" == str(SCHEMA["server"]["port"][1])
+    assert "S3DAV_SERVER__PORT" not in image.env  # a mounted file's server.port still counts
     assert image.env["S3DAV_SERVER__HOST"] == "0.0.0.0"
     assert json.loads(image.first("VOLUME")) == [image.env["S3DAV_CACHE__DIR"]]
     assert "/healthz" in image.first("HEALTHCHECK")
