@@ -20,9 +20,12 @@ from botocore.exceptions import (
 
 from s3dav.config import Config
 from s3dav.keys import FOLDER_SUFFIX
+from s3dav.metrics import RESERVED_PATHS
 from s3dav.s3client import RequestCounter, make_client
 
 STALE_UPLOAD_AGE = 24 * 3600
+# /healthz, /readyz, /metrics are answered by the gateway at the server root.
+RESERVED_NAMES = tuple(p.strip("/") for p in RESERVED_PATHS)
 
 
 def _say(ok: bool, text: str) -> None:
@@ -55,8 +58,13 @@ def _problem(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def scan_clashes(client, bucket: str, prefix: str, progress=None) -> tuple[list[str], int]:
-    """Keys that are both a file and a folder (`a` and `a/...`). Returns (names, keys seen)."""
+def scan_clashes(
+    client, bucket: str, prefix: str, progress=None, reserved: tuple[str, ...] = ()
+) -> tuple[list[str], int, list[str]]:
+    """Keys that are both a file and a folder (`a` and `a/...`).
+
+    Returns (clashing names, keys seen, names among `reserved` that exist as files or folders).
+    """
     files: set[str] = set()
     dirs: set[str] = set()
     seen = 0
@@ -76,7 +84,8 @@ def scan_clashes(client, bucket: str, prefix: str, progress=None) -> tuple[list[
                 dirs.add("/".join(parts[:i]))
         if progress:
             progress(seen)
-    return sorted(files & dirs), seen
+    taken = {prefix + name for name in reserved} & (files | dirs)
+    return sorted(files & dirs), seen, sorted(k[len(prefix) :] for k in taken)
 
 
 class Progress:
@@ -134,7 +143,10 @@ def run_check(cfg: Config) -> int:
                 all_ok = False
         progress = Progress()
         try:
-            clashes, seen = scan_clashes(client, share.bucket, share.prefix, progress)
+            reserved = RESERVED_NAMES if share.path == "/" else ()
+            clashes, seen, hidden = scan_clashes(
+                client, share.bucket, share.prefix, progress, reserved
+            )
         except (ClientError, BotoCoreError) as exc:
             _say(False, f"{where}: key scan failed: {_problem(exc)}")
             all_ok = False
@@ -150,6 +162,13 @@ def run_check(cfg: Config) -> int:
             all_ok = False
         else:
             _say(True, f"{where}: {seen} keys, no file/folder name clashes")
+        if hidden:
+            _say(
+                False,
+                f"{where}: {', '.join(hidden)} exist(s) in the bucket but GET there answers the"
+                " gateway's own endpoint; mount this share under a path (e.g. /files)",
+            )
+            all_ok = False
         try:
             uploads = client.list_multipart_uploads(Bucket=share.bucket, Prefix=share.prefix)
             now = time.time()

@@ -59,6 +59,17 @@ def test_clash_and_stale_upload_are_reported(moto, s3, bucket):
     ]
 
 
+def test_objects_hidden_by_the_gateways_endpoints_are_reported(moto, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="metrics", Body=b"put by another tool")
+    s3.put_object(Bucket=bucket, Key="healthz/x", Body=b"x")
+    out = check("--endpoint-url", moto.url, "--bucket", bucket)
+    assert out.returncode == 1
+    assert fails(out) == [
+        f"[FAIL] share / (s3://{bucket}/): healthz, metrics exist(s) in the bucket but GET there"
+        " answers the gateway's own endpoint; mount this share under a path (e.g. /files)"
+    ]
+
+
 def test_progress_shows_on_a_terminal_only(moto, s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"k")
     cmd = shlex.join(
