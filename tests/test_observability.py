@@ -72,6 +72,9 @@ def test_health_readiness_and_reserved_names(gw, s3, bucket):
         assert gw.request("PUT", path, data=b"x").status_code == 403
         assert gw.request("MKCOL", path).status_code == 403
     assert gw.request("PUT", "/metrics.txt", data=b"fine").status_code == 201
+    for method in ("COPY", "MOVE"):
+        r = gw.request(method, "/metrics.txt", headers={"Destination": gw.url + "/readyz"})
+        assert r.status_code == 403, (method, r.status_code)
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
 
 
