@@ -30,6 +30,7 @@ SAMPLES = {
     ("s3", "max_attempts"): "3",
     ("s3", "part_size"): "16MiB",
     ("s3", "multipart_threshold"): "64MiB",
+    ("s3", "copy_threshold"): "1GiB",
     ("s3", "legacy_s3fs_dirs"): "true",
     ("cache", "dir"): "/var/cache/s3dav",
     ("cache", "size"): "1GiB",
