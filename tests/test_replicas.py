@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 
 import pytest
 import redis
 
-from tests.helpers import free_port, hrefs, propfind, stop_process
+from tests.helpers import TEST_ENV, free_port, hrefs, propfind, stop_process
 
 LOCK_BODY = (
     b'<?xml version="1.0"?><lockinfo xmlns="DAV:"><lockscope><exclusive/></lockscope>'
@@ -141,7 +143,31 @@ def test_dead_property_set_through_one_replica_is_read_through_the_other(pair):
     assert "teal" in r.text, r.text
 
 
-def test_unreachable_redis_is_one_config_line(make_gateway, bucket):
+def test_unreachable_redis_is_one_config_line(moto, bucket):
     port = free_port()
-    with pytest.raises(RuntimeError):
-        make_gateway(bucket, config={"locks": {"storage": f"redis://127.0.0.1:{port}/0"}})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "s3dav",
+            "serve",
+            "--endpoint-url",
+            moto.url,
+            "--bucket",
+            bucket,
+            "--port",
+            str(free_port()),
+            "--lock-storage",
+            f"redis://:hunter2@127.0.0.1:{port}/0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **TEST_ENV},
+    )
+    assert out.returncode == 2
+    assert out.stderr.splitlines()[-1] == (
+        f"s3dav: config error: locks.storage: cannot reach redis://127.0.0.1:{port}/0:"
+        " ConnectionError"
+    )
+    assert "hunter2" not in out.stderr + out.stdout
