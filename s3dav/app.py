@@ -211,7 +211,7 @@ def shared_state(cfg: Config) -> SharedState | None:
     return SharedState(
         target=target,
         locks=replicas.lock_storage(target),
-        props=replicas.RedisPropertyManager(client),
+        props=replicas.Unavailable503(replicas.RedisPropertyManager(client)),
         bus=replicas.ListingBus(client),
     )
 

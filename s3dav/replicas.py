@@ -64,15 +64,19 @@ def parse_redis_url(url: str, key: str = "locks.storage") -> RedisTarget:
 
 
 def redis_client(target: RedisTarget):
+    """A client that gives up within about a second when Redis is down (then: 503)."""
     import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
 
     return redis.Redis(
         host=target.host,
         port=target.port,
         db=target.db,
         password=target.password,
-        socket_connect_timeout=5,
-        socket_timeout=10,
+        socket_connect_timeout=1,
+        socket_timeout=5,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
         health_check_interval=30,
     )
 
@@ -81,9 +85,45 @@ def lock_storage(target: RedisTarget):
     """WsgiDAV's Redis lock storage: a LOCK through one replica holds on all."""
     from wsgidav.lock_man.lock_storage_redis import LockStorageRedis
 
-    return LockStorageRedis(
-        host=target.host, port=target.port, db=target.db, password=target.password
-    )
+    class Storage(LockStorageRedis):
+        def open(self):  # WsgiDAV's own client has redis-py's slow default retries
+            self._redis = redis_client(target)
+
+    storage = Storage(host=target.host, port=target.port, db=target.db, password=target.password)
+    return Unavailable503(storage)
+
+
+class Unavailable503:
+    """Wrap a Redis-backed store so that a Redis outage answers 503, not 500.
+
+    While Redis is down, nothing that needs a lock check or a dead property can be
+    decided safely; the client is told to retry rather than that the gateway broke.
+    """
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def __repr__(self) -> str:
+        return repr(self._inner)
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            import redis
+            from wsgidav.dav_error import HTTP_SERVICE_UNAVAILABLE, DAVError
+
+            try:
+                return attr(*args, **kwargs)
+            except redis.RedisError as exc:
+                _log.warning("Redis unavailable in %s: %s", name, type(exc).__name__)
+                raise DAVError(
+                    HTTP_SERVICE_UNAVAILABLE, "lock and property storage (Redis) unavailable"
+                ) from None
+
+        return call
 
 
 def _glob_escape(text: str) -> str:

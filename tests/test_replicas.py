@@ -22,7 +22,7 @@ LISTING_BOUND = 2.0
 
 
 @pytest.fixture
-def redis_url(tmp_path):
+def redis_server(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -51,9 +51,14 @@ def redis_url(tmp_path):
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise
             time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+    yield f"redis://127.0.0.1:{port}/0", proc
     client.close()
     stop_process(proc)
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    return redis_server[0]
 
 
 @pytest.fixture
@@ -141,6 +146,18 @@ def test_dead_property_set_through_one_replica_is_read_through_the_other(pair):
     assert r.status_code == 201
     r = propfind(a, "/q.txt", depth="0", body=ask)
     assert "teal" in r.text, r.text
+
+
+def test_redis_outage_answers_503_not_500(make_gateway, bucket, redis_server):
+    url, proc = redis_server
+    gw = make_gateway(bucket, config={"locks": {"storage": url}})
+    assert gw.request("PUT", "/a.txt", data=b"a").status_code == 201
+    stop_process(proc)
+    for method in ("PUT", "LOCK", "PROPPATCH"):
+        r = gw.request(method, "/a.txt", data=b"b" if method == "PUT" else LOCK_BODY)
+        assert r.status_code == 503, (method, r.status_code, r.text)
+    assert gw.request("GET", "/a.txt").content == b"a"  # reads need no Redis
+    assert "Traceback" not in gw.log()
 
 
 def test_unreachable_redis_is_one_config_line(moto, bucket):
