@@ -157,6 +157,7 @@ def test_redis_outage_answers_503_not_500(make_gateway, bucket, redis_server):
         r = gw.request(method, "/a.txt", data=b"b" if method == "PUT" else LOCK_BODY)
         assert r.status_code == 503, (method, r.status_code, r.text)
     assert gw.request("GET", "/a.txt").content == b"a"  # reads need no Redis
+    assert propfind(gw, "/").status_code == 503  # it reports locks and dead properties
     assert "Traceback" not in gw.log()
 
 
