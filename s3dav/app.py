@@ -96,6 +96,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     counter = RequestCounter()
     metrics = Metrics()
     counter.listeners.append(metrics.on_s3_request)
+    counter.duration_listeners.append(metrics.on_s3_duration)
     threads = cfg.server["threads"]
     client = make_client(s3_settings(cfg), counter, pool_size=threads + 32)
     if check:
@@ -112,7 +113,11 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         copy_threshold=cfg.s3["copy_threshold"],
     )
     meta_store = MetaStore(cache_dir / "meta", namespace=cfg.s3["endpoint_url"] or "aws")
-    props = SqlitePropertyManager(cache_dir / "properties.sqlite3")
+    meta_store.on_hit = metrics.cache_hits.labels(cache="metadata").inc
+    meta_store.on_miss = metrics.cache_misses.labels(cache="metadata").inc
+    metrics.cache_sizes.append(meta_store.volume)
+    shared = shared_state(cfg)
+    props = shared.props if shared else SqlitePropertyManager(cache_dir / "properties.sqlite3")
     providers: dict[str, S3Provider] = {}
     for share in cfg.shares:
         tree = S3Tree(
@@ -123,6 +128,10 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             meta_store=meta_store,
             executor=executor,
         )
+        tree.listings.on_hit = metrics.cache_hits.labels(cache="listing").inc
+        tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc
+        if shared:
+            join_bus(shared.bus, tree)
         providers[share.path] = S3Provider(
             tree,
             read_only=share.read_only,
@@ -132,7 +141,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     wsgidav_config = {
         "provider_mapping": providers,
         "property_manager": props,
-        "lock_storage": True,
+        "lock_storage": shared.locks if shared else True,
         "mutable_live_props": ["{DAV:}getlastmodified"],
         "hotfixes": {"emulate_win32_lastmod": True, "re_encode_path_info": True},
         "honor_mtime_header": False,  # the provider reads X-OC-Mtime itself
@@ -164,7 +173,58 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     )
     gw = Gateway(cfg, app, counter, providers, executor, metrics)
     gw.closers += [meta_store.close, props.close, lambda: executor.shutdown(wait=False)]
+    if shared:
+        shared.bus.start()
+        gw.closers.append(shared.bus.close)
+        _log.info("replica mode: locks, dead properties and listing changes via %s", shared.target)
     return gw
+
+
+@dataclass
+class SharedState:
+    """What replicas share through Redis (locks.storage: redis://...)."""
+
+    target: object
+    locks: object
+    props: object
+    bus: object
+
+
+def shared_state(cfg: Config) -> SharedState | None:
+    storage = cfg.locks["storage"]
+    if storage == "memory":
+        return None
+    from s3dav import replicas
+
+    target = replicas.parse_redis_url(storage)
+    client = replicas.redis_client(target)
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure here is one config line
+        raise ConfigError(f"locks.storage: cannot reach {target}: {type(exc).__name__}") from None
+    return SharedState(
+        target=target,
+        locks=replicas.lock_storage(target),
+        props=replicas.Unavailable503(replicas.RedisPropertyManager(client)),
+        bus=replicas.ListingBus(client),
+    )
+
+
+def join_bus(bus, tree: S3Tree) -> None:
+    """Publish this tree's own changes; forget what other replicas changed."""
+    from s3dav.replicas import folders_touched
+
+    def on_remote_change(key: str, whole_tree: bool) -> None:
+        if not key.startswith(tree.prefix):
+            return
+        tree.overlay.forget(key, whole_tree)
+        for folder in folders_touched(key):
+            tree.listings.invalidate(folder)
+        if whole_tree:
+            tree.listings.invalidate_tree(key)
+
+    bus.add_sink(tree.bucket, on_remote_change)
+    tree.overlay.listeners.append(lambda key, whole: bus.publish(tree.bucket, key, whole))
 
 
 def make_server(gw: Gateway) -> wsgi.Server:

@@ -11,27 +11,60 @@ import sys
 import time
 import uuid
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
 
 from s3dav.config import Config
 from s3dav.keys import FOLDER_SUFFIX
+from s3dav.metrics import RESERVED_PATHS
 from s3dav.s3client import RequestCounter, make_client
 
 STALE_UPLOAD_AGE = 24 * 3600
+# /healthz, /readyz, /metrics are answered by the gateway at the server root.
+RESERVED_NAMES = tuple(p.strip("/") for p in RESERVED_PATHS)
 
 
 def _say(ok: bool, text: str) -> None:
     print(f"[{'ok' if ok else 'FAIL'}] {text}")
 
 
+_MISSING = ("404", "NoSuchBucket", "NotFound")
+_DENIED = (
+    "403",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AllAccessDisabled",
+)
+
+
 def _problem(exc: Exception) -> str:
+    """What went wrong, in words an operator acts on (never a credential)."""
     if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "error"))
+        code = str(exc.response.get("Error", {}).get("Code", "error"))
+        if code in _MISSING:
+            return f"the bucket does not exist ({code})"
+        if code in _DENIED:
+            return f"access denied: check the credentials and the bucket policy ({code})"
+        return code
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot connect to the S3 endpoint {exc.kwargs.get('endpoint_url', '')}".rstrip()
+    if isinstance(exc, NoCredentialsError):
+        return "no credentials found (environment, profile, instance role or the config)"
     return type(exc).__name__
 
 
-def scan_clashes(client, bucket: str, prefix: str, progress=None) -> tuple[list[str], int]:
-    """Keys that are both a file and a folder (`a` and `a/...`). Returns (names, keys seen)."""
+def scan_clashes(
+    client, bucket: str, prefix: str, progress=None, reserved: tuple[str, ...] = ()
+) -> tuple[list[str], int, list[str]]:
+    """Keys that are both a file and a folder (`a` and `a/...`).
+
+    Returns (clashing names, keys seen, names among `reserved` that exist as files or folders).
+    """
     files: set[str] = set()
     dirs: set[str] = set()
     seen = 0
@@ -51,12 +84,28 @@ def scan_clashes(client, bucket: str, prefix: str, progress=None) -> tuple[list[
                 dirs.add("/".join(parts[:i]))
         if progress:
             progress(seen)
-    return sorted(files & dirs), seen
+    taken = {prefix + name for name in reserved} & (files | dirs)
+    return sorted(files & dirs), seen, sorted(k[len(prefix) :] for k in taken)
 
 
-def _progress(seen: int) -> None:
-    if sys.stdout.isatty():
-        print(f"\r  scanned {seen} keys...", end="", flush=True)
+class Progress:
+    """A one-line progress display for the key scan, only on a terminal."""
+
+    def __init__(self, out=None) -> None:
+        self.out = out or sys.stdout
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, seen: int) -> None:
+        if not self.out.isatty():
+            return
+        rate = seen / max(time.monotonic() - self.started, 1e-6)
+        print(f"\r  scanning: {seen:,} keys ({rate:,.0f}/s)", end="", file=self.out, flush=True)
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            print("\r\033[K", end="", file=self.out, flush=True)  # clear the progress line
 
 
 def run_check(cfg: Config) -> int:
@@ -73,7 +122,7 @@ def run_check(cfg: Config) -> int:
         try:
             client.head_bucket(Bucket=share.bucket)
         except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: bucket not reachable: {_problem(exc)}")
+            _say(False, f"{where}: {_problem(exc)}")
             all_ok = False
             continue
         try:
@@ -92,9 +141,18 @@ def run_check(cfg: Config) -> int:
             except (ClientError, BotoCoreError) as exc:
                 _say(False, f"{where}: put/delete refused: {_problem(exc)}")
                 all_ok = False
-        clashes, seen = scan_clashes(client, share.bucket, share.prefix, _progress)
-        if sys.stdout.isatty():
-            print()
+        progress = Progress()
+        try:
+            reserved = RESERVED_NAMES if share.path == "/" else ()
+            clashes, seen, hidden = scan_clashes(
+                client, share.bucket, share.prefix, progress, reserved
+            )
+        except (ClientError, BotoCoreError) as exc:
+            _say(False, f"{where}: key scan failed: {_problem(exc)}")
+            all_ok = False
+            continue
+        finally:
+            progress.done()
         if clashes:
             _say(
                 False,
@@ -104,6 +162,13 @@ def run_check(cfg: Config) -> int:
             all_ok = False
         else:
             _say(True, f"{where}: {seen} keys, no file/folder name clashes")
+        if hidden:
+            _say(
+                False,
+                f"{where}: {', '.join(hidden)} exist(s) in the bucket but GET there answers the"
+                " gateway's own endpoint; mount this share under a path (e.g. /files)",
+            )
+            all_ok = False
         try:
             uploads = client.list_multipart_uploads(Bucket=share.bucket, Prefix=share.prefix)
             now = time.time()
@@ -120,4 +185,5 @@ def run_check(cfg: Config) -> int:
         except (ClientError, BotoCoreError) as exc:
             _say(False, f"{where}: cannot list multipart uploads: {_problem(exc)}")
             all_ok = False
+    print("all is well" if all_ok else "problems found (see [FAIL] above)")
     return 0 if all_ok else 1

@@ -29,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--cache-dir", help="cache directory (default ~/.cache/s3dav)")
         sp.add_argument("--auth", choices=["anonymous", "basic"], help="who may connect")
         sp.add_argument(
+            "--lock-storage",
+            metavar="URL",
+            help="memory (default) or redis://host:port/db, shared by several replicas",
+        )
+        sp.add_argument(
             "--read-only", action="store_true", default=None, help="refuse every write with 403"
         )
 
@@ -51,6 +56,7 @@ def _flags(args: argparse.Namespace) -> dict:
         "cache_dir",
         "auth",
         "read_only",
+        "lock_storage",
     ]
     return {n: getattr(args, n, None) for n in names}
 

@@ -102,6 +102,17 @@ def choice(*options: str):
     return parse
 
 
+def parse_lock_storage(value: Any, key: str) -> str:
+    """`memory` (one replica) or `redis://[:password@]host:port/db` (shared by replicas)."""
+    text = parse_str(value, key).strip()
+    if text == "memory":
+        return text
+    from s3dav.replicas import parse_redis_url  # late: replicas imports this module
+
+    parse_redis_url(text, key)
+    return text
+
+
 # section -> key -> (parser, default)
 SCHEMA: dict[str, dict[str, tuple]] = {
     "server": {
@@ -134,7 +145,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "head_unseen": (parse_bool, True),
         "write_back": (parse_bool, False),
     },
-    "locks": {"storage": (parse_str, "memory")},
+    "locks": {"storage": (parse_lock_storage, "memory")},
     "macos": {"metadata_files": (choice("store", "refuse"), "store")},
     "logging": {
         "level": (choice("debug", "info", "warning", "error"), "info"),
@@ -213,11 +224,18 @@ def read_file(path: str | os.PathLike) -> dict:
     return data
 
 
+# Kubernetes injects these into every pod of a namespace holding a Service named
+# `s3dav` (service links); they are not settings and must not stop the gateway.
+_K8S_SERVICE_LINK = re.compile(
+    r"S3DAV_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)"
+)
+
+
 def env_overrides(environ: dict) -> dict:
     """S3DAV_<SECTION>__<KEY>=value; S3DAV_SHARES / S3DAV_USERS take YAML."""
     raw: dict = {}
     for name, value in environ.items():
-        if not name.startswith("S3DAV_"):
+        if not name.startswith("S3DAV_") or _K8S_SERVICE_LINK.fullmatch(name):
             continue
         rest = name[len("S3DAV_") :].lower()
         if rest in ("shares", "users"):
@@ -357,6 +375,8 @@ def build(raw: dict, environ: dict | None = None) -> Config:
         raise ConfigError(f"server.port: {sections['server']['port']} is not a TCP port")
     if sections["server"]["threads"] < 1:
         raise ConfigError("server.threads: must be at least 1")
+    if bool(sections["s3"]["access_key_id"]) != bool(sections["s3"]["secret_access_key"]):
+        raise ConfigError("s3.access_key_id, s3.secret_access_key: set both or neither")
     if sections["s3"]["part_size"] < 5 * 1024**2:
         raise ConfigError("s3.part_size: S3 needs at least 5MiB")
     users = _users(raw)
@@ -378,6 +398,7 @@ def load(path: str | None, flags: dict, environ: dict | None = None) -> Config:
         "endpoint_url": ("s3", "endpoint_url"),
         "region": ("s3", "region"),
         "cache_dir": ("cache", "dir"),
+        "lock_storage": ("locks", "storage"),
     }
     for flag, (section, key) in section_flags.items():
         if flags.get(flag) is not None:

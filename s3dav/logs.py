@@ -17,6 +17,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        access = getattr(record, "access", None)
+        if isinstance(access, dict):
+            doc.update(access)
         if record.exc_info:
             doc["error"] = self.formatException(record.exc_info).splitlines()[-1]
         return json.dumps(doc, ensure_ascii=False)

@@ -22,6 +22,10 @@ from s3dav.listing import Listing
 _log = logging.getLogger(__name__)
 
 
+def _nothing() -> None:
+    pass
+
+
 class ListingCache:
     def __init__(self, ttl: float, max_entries: int = 20_000) -> None:
         self.ttl = ttl
@@ -31,6 +35,9 @@ class ListingCache:
         self._flights: dict[str, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
+        # Hooks for metrics: called once per hit / miss of get_or_fetch.
+        self.on_hit: Callable[[], None] = _nothing
+        self.on_miss: Callable[[], None] = _nothing
 
     def get(self, dir_key: str) -> Listing | None:
         with self._lock:
@@ -46,6 +53,7 @@ class ListingCache:
         listing = self.get(dir_key)
         if listing is not None:
             self.hits += 1
+            self.on_hit()
             return listing
         with self._lock:
             flight = self._flights.setdefault(dir_key, threading.Lock())
@@ -53,8 +61,10 @@ class ListingCache:
             listing = self.get(dir_key)  # another thread may have fetched it
             if listing is not None:
                 self.hits += 1
+                self.on_hit()
                 return listing
             self.misses += 1
+            self.on_miss()
             listing = fetch()
             self.put(listing)
             return listing
@@ -75,12 +85,21 @@ class ListingCache:
             else:
                 self._entries.pop(dir_key, None)
 
+    def invalidate_tree(self, dir_key: str) -> None:
+        """Drop the listing of `dir_key` and of every folder below it."""
+        with self._lock:
+            for key in [k for k in self._entries if k.startswith(dir_key)]:
+                del self._entries[key]
+
 
 class MetaStore:
     """Per-object-version metadata on disk. A broken cache never fails a request."""
 
     def __init__(self, directory: Path | None, namespace: str) -> None:
         self.namespace = namespace
+        # Hooks for metrics: called once per hit / miss of get().
+        self.on_hit: Callable[[], None] = _nothing
+        self.on_miss: Callable[[], None] = _nothing
         self._cache = None
         self._memory: dict[str, dict] = {}
         if directory is not None:
@@ -98,16 +117,20 @@ class MetaStore:
     def get(self, key: str, etag: str) -> dict | None:
         k = self._k(key, etag)
         if k in self._memory:
+            self.on_hit()
             return self._memory[k]
         if self._cache is not None:
             try:
                 value = self._cache.get(k)
             except Exception as exc:  # noqa: BLE001
                 _log.warning("metadata cache read failed: %s", exc)
+                self.on_miss()
                 return None
             if isinstance(value, dict):
                 self._memory[k] = value
+                self.on_hit()
                 return value
+        self.on_miss()
         return None
 
     def put(self, key: str, etag: str, meta: dict) -> None:
@@ -120,6 +143,10 @@ class MetaStore:
                 self._cache.set(k, meta)
             except Exception as exc:  # noqa: BLE001
                 _log.warning("metadata cache write failed: %s", exc)
+
+    def volume(self) -> int:
+        """Bytes on disk (for the cache_bytes metric)."""
+        return self._cache.volume() if self._cache is not None else 0
 
     def close(self) -> None:
         if self._cache is not None:

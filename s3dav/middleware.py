@@ -28,6 +28,37 @@ _log = logging.getLogger(__name__)
 READY_CACHE_SECONDS = 5.0
 
 
+class CountingInput:
+    """wsgi.input that counts the bytes a handler reads (chunked bodies have no length)."""
+
+    def __init__(self, raw) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def read(self, *args):
+        data = self._raw.read(*args)
+        self.count += len(data)
+        return data
+
+    def readline(self, *args):
+        data = self._raw.readline(*args)
+        self.count += len(data)
+        return data
+
+    def readlines(self, *args):
+        lines = self._raw.readlines(*args)
+        self.count += sum(len(line) for line in lines)
+        return lines
+
+    def __iter__(self):
+        for line in self._raw:
+            self.count += len(line)
+            yield line
+
+    def __getattr__(self, name):  # cheroot's length / _consumed, used by WsgiDAV
+        return getattr(self._raw, name)
+
+
 class GatewayApp:
     def __init__(self, next_app, *, metrics: Metrics, metrics_enabled: bool, ready_probe) -> None:
         self.next_app = next_app
@@ -46,6 +77,10 @@ class GatewayApp:
             return
         state = {"status": "", "bytes": 0}
         refusal = self._refuse_unsafe(environ)
+        body_in = None
+        if method == "PUT" and "wsgi.input" in environ:
+            body_in = environ["wsgi.input"] = CountingInput(environ["wsgi.input"])
+            self.metrics.uploads_pending.inc()
 
         def wrapped_start(status, headers, exc_info=None):
             if method in ("COPY", "MOVE") and environ.get(CREATED) and status.startswith("204"):
@@ -97,19 +132,22 @@ class GatewayApp:
             m.http_requests.labels(method=method, status=state["status"] or "000").inc()
             m.http_duration.labels(method=method).observe(elapsed)
             m.bytes_down.inc(state["bytes"])
-            if method == "PUT":
-                try:
-                    m.bytes_up.inc(int(environ.get("CONTENT_LENGTH") or 0))
-                except ValueError:
-                    pass
+            if body_in is not None:
+                m.bytes_up.inc(body_in.count)
+                m.uploads_pending.dec()
+            fields = {
+                "method": method,
+                "path": environ.get("SCRIPT_NAME", "") + path,
+                "status": state["status"] or "-",
+                "bytes": state["bytes"],
+                "bytes_in": body_in.count if body_in is not None else 0,
+                "duration_ms": round(elapsed * 1000, 1),
+                "user": environ.get("wsgidav.auth.user_name") or "-",
+            }
             _access.info(
-                "%s %s %s %d %.1fms user=%s",
-                method,
-                environ.get("SCRIPT_NAME", "") + path,
-                state["status"] or "-",
-                state["bytes"],
-                elapsed * 1000,
-                environ.get("wsgidav.auth.user_name") or "-",
+                "%(method)s %(path)s %(status)s %(bytes)d %(duration_ms).1fms user=%(user)s",
+                fields,
+                extra={"access": fields},
             )
 
     @staticmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from s3dav.listing import DirInfo, FileInfo, Listing
@@ -26,6 +27,13 @@ class Overlay:
         self._dirs: dict[str, float] = {}  # dir keys created ("a/b/")
         self._deleted: dict[str, float] = {}  # file keys deleted
         self._deleted_trees: dict[str, float] = {}  # dir keys deleted with all below
+        # Called after each own change with (key, whole_tree): replicas.ListingBus uses
+        # it to tell other replicas which cached listings went stale.
+        self.listeners: list[Callable[[str, bool], None]] = []
+
+    def _changed(self, key: str, tree: bool = False) -> None:
+        for listener in self.listeners:
+            listener(key, tree)
 
     # -- recording own changes ------------------------------------------------
     def put_file(self, info: FileInfo) -> None:
@@ -33,15 +41,18 @@ class Overlay:
         with self._lock:
             self._files[info.key] = (info, now)
             self._deleted.pop(info.key, None)
+        self._changed(info.key)
 
     def put_dir(self, dir_key: str) -> None:
         with self._lock:
             self._dirs[dir_key] = time.time()
+        self._changed(dir_key)
 
     def delete_file(self, key: str) -> None:
         with self._lock:
             self._files.pop(key, None)
             self._deleted[key] = time.time()
+        self._changed(key)
 
     def delete_tree(self, dir_key: str) -> None:
         now = time.time()
@@ -51,6 +62,14 @@ class Overlay:
                 del self._files[k]
             for k in [k for k in self._dirs if k.startswith(dir_key)]:
                 del self._dirs[k]
+        self._changed(dir_key, tree=True)
+
+    def forget(self, key: str, tree: bool = False) -> None:
+        """Another replica changed `key` (tree: all below it): S3 now knows better."""
+        with self._lock:
+            for table in (self._files, self._deleted, self._dirs, self._deleted_trees):
+                for k in [k for k in table if k == key or (tree and k.startswith(key))]:
+                    del table[k]
 
     # -- merging --------------------------------------------------------------
     def _prune(self, now: float) -> None:

@@ -7,6 +7,7 @@ leaves for S3, retries included, is counted by kind.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ class RequestCounter:
         self.by_kind: Counter[str] = Counter()
         self.by_operation: Counter[str] = Counter()
         self.listeners: list = []
+        self.duration_listeners: list = []  # (kind, seconds) per S3 operation
 
     def record(self, operation: str) -> None:
         kind = OPERATION_KINDS.get(operation, "OTHER")
@@ -58,6 +60,20 @@ class RequestCounter:
                 "by_operation": dict(self.by_operation),
                 "total": sum(self.by_kind.values()),
             }
+
+    def _on_before_call(self, context=None, **_kw) -> None:
+        if context is not None:
+            context["s3dav_started"] = time.monotonic()
+
+    def _on_after_call(self, event_name: str = "", context=None, **_kw) -> None:
+        """Time of one S3 operation, retries included, for the duration histogram."""
+        started = (context or {}).get("s3dav_started")
+        if started is None:
+            return
+        operation = event_name.rsplit(".", 1)[-1]
+        kind = OPERATION_KINDS.get(operation, "OTHER")
+        for listener in self.duration_listeners:
+            listener(kind, time.monotonic() - started)
 
     def _on_before_send(self, event_name: str = "", **_kw) -> None:
         # event_name is "before-send.s3.PutObject"
@@ -100,4 +116,7 @@ def make_client(settings: S3Settings, counter: RequestCounter, *, pool_size: int
     )
     client = session.client("s3", endpoint_url=settings.endpoint_url or None, config=config)
     client.meta.events.register("before-send.s3", counter._on_before_send)
+    client.meta.events.register("before-call.s3", counter._on_before_call)
+    client.meta.events.register("after-call.s3", counter._on_after_call)
+    client.meta.events.register("after-call-error.s3", counter._on_after_call)
     return client
