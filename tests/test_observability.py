@@ -54,7 +54,7 @@ def test_metrics_after_a_session(make_gateway, s3, bucket):
     assert metric(text, "s3dav_s3_requests_total", kind="PUT", operation="PutObject") == 3
     assert metric(text, "s3dav_s3_requests_total", kind="HEAD", operation="HeadObject") == 1
     assert metric(text, "s3dav_cache_misses_total", cache="metadata") == 1
-    assert metric(text, "s3dav_cache_hits_total", cache="metadata") == 1
+    assert metric(text, "s3dav_cache_hits_total", cache="metadata") >= 1  # after the expiry
     assert metric(text, "s3dav_cache_hits_total", cache="listing") >= 2
     assert metric(text, "s3dav_cache_misses_total", cache="listing") >= 2
     assert metric(text, "s3dav_cache_bytes") > 0
