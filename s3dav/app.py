@@ -19,6 +19,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from s3dav.auth import ShareDomainController
 from s3dav.browser import DirBrowser
 from s3dav.config import Config, ConfigError, Share
+from s3dav.faults import S3ErrorMapper, abort_stale_uploads
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
 from s3dav.middleware import GatewayApp
@@ -101,6 +102,10 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     client = make_client(s3_settings(cfg), counter, pool_size=threads + 32)
     if check:
         check_buckets(client, cfg.shares)
+        stale_after = cfg.s3["abort_stale_uploads_after"]
+        if stale_after > 0:
+            for share in cfg.shares:
+                abort_stale_uploads(client, share.bucket, share.prefix, stale_after)
     cache_dir = Path(cfg.cache["dir"]).expanduser()
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3dav-s3")
     tree_settings = TreeSettings(
@@ -111,6 +116,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         part_size=cfg.s3["part_size"],
         multipart_threshold=cfg.s3["multipart_threshold"],
         copy_threshold=cfg.s3["copy_threshold"],
+        conditional_writes=cfg.s3["conditional_writes"],
     )
     meta_store = MetaStore(cache_dir / "meta", namespace=cfg.s3["endpoint_url"] or "aws")
     meta_store.on_hit = metrics.cache_hits.labels(cache="metadata").inc
@@ -157,6 +163,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         },
         "middleware_stack": [
             ErrorPrinter,
+            S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
             HTTPAuthenticator,
             DirBrowser,  # s3dav/browser.py: the listing page and ?davmount
             RequestResolver,
@@ -245,14 +252,24 @@ def make_server(gw: Gateway) -> wsgi.Server:
 
 
 def serve_forever(gw: Gateway) -> None:
-    """Run until SIGTERM/SIGINT; then stop taking requests and exit cleanly."""
+    """Run until SIGTERM/SIGINT; then stop taking requests and exit cleanly.
+
+    On the signal the listening socket closes at once (new connections are
+    refused, idle keep-alive ones closed) while requests in flight, uploads
+    above all, get up to `server.shutdown_timeout` to finish. Only then do the
+    caches close and the process exit.
+    """
     server = make_server(gw)
-    stop = threading.Event()
+    server.shutdown_timeout = gw.config.server["shutdown_timeout"]
+    stopper: list[threading.Thread] = []
 
     def on_signal(signum, _frame):
-        _log.info("signal %s: shutting down", signum)
-        stop.set()
-        threading.Thread(target=server.stop, daemon=True).start()
+        if stopper:
+            return
+        _log.info("signal %s: shutting down (in-flight requests may finish)", signum)
+        thread = threading.Thread(target=server.stop, name="s3dav-stop")
+        stopper.append(thread)
+        thread.start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -262,5 +279,9 @@ def serve_forever(gw: Gateway) -> None:
     try:
         server.prepare()
         server.serve()
+        for thread in stopper:
+            # server.stop() waits up to shutdown_timeout for busy workers
+            thread.join(server.shutdown_timeout + 5)
+        _log.info("stopped")
     finally:
         gw.close()

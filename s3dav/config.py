@@ -136,6 +136,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "multipart_threshold": (parse_size, "8MiB"),
         "copy_threshold": (parse_size, "5GiB"),
         "legacy_s3fs_dirs": (parse_bool, False),
+        "abort_stale_uploads_after": (parse_duration, "24h"),
+        "conditional_writes": (parse_bool, True),
     },
     "cache": {
         "dir": (parse_str, "~/.cache/s3dav"),

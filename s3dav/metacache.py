@@ -92,6 +92,21 @@ class ListingCache:
                 del self._entries[key]
 
 
+def _valid_meta(meta: dict) -> bool:
+    """Does a stored entry have the shape we write (a corrupt one must not reach a client)?"""
+    kinds = {
+        "mtime": (int, float),
+        "mode": (int,),
+        "md5": (str,),
+        "content_type": (str,),
+    }
+    for name, types in kinds.items():
+        value = meta.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            return False
+    return True
+
+
 class MetaStore:
     """Per-object-version metadata on disk. A broken cache never fails a request."""
 
@@ -127,9 +142,15 @@ class MetaStore:
                 self.on_miss()
                 return None
             if isinstance(value, dict):
+                if not _valid_meta(value):
+                    _log.warning("metadata cache entry for %s is corrupt; ignoring it", key)
+                    self.on_miss()
+                    return None
                 self._memory[k] = value
                 self.on_hit()
                 return value
+            if value is not None:
+                _log.warning("metadata cache entry for %s is corrupt; ignoring it", key)
         self.on_miss()
         return None
 

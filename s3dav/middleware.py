@@ -9,6 +9,7 @@ own middleware runs, and must not see an unsafe or undecodable one.
 - answers 201 rather than 204 when a natively handled COPY/MOVE created the target;
 - adds `X-OC-Mtime: accepted` when a client-sent modification time was stored;
 - adds `OC-Checksum: MD5:...` to GET/HEAD of a file whose MD5 is known;
+- adds `Retry-After` to every 503 (S3 unavailable), so clients back off and retry;
 - counts requests and writes one access-log line per request.
 """
 
@@ -26,6 +27,7 @@ _access = logging.getLogger("s3dav.access")
 _log = logging.getLogger(__name__)
 
 READY_CACHE_SECONDS = 5.0
+RETRY_AFTER_SECONDS = 5  # what a 503 (S3 unavailable, shutting down) tells clients
 
 
 class CountingInput:
@@ -91,6 +93,8 @@ class GatewayApp:
                 checksum = checksum_header(environ)
                 if checksum:
                     headers = [*headers, ("OC-Checksum", checksum)]
+            if status.startswith("503") and not any(k.lower() == "retry-after" for k, _ in headers):
+                headers = [*headers, ("Retry-After", str(RETRY_AFTER_SECONDS))]
             state["status"] = status.split(" ", 1)[0]
             return start_response(status, headers, exc_info)
 
@@ -185,7 +189,7 @@ class GatewayApp:
             ("Cache-Control", "no-store"),
         ]
         if status.startswith("503"):
-            headers.append(("Retry-After", "5"))
+            headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
         start_response(status, headers)
         yield b"" if method == "HEAD" else body
 

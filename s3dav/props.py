@@ -7,9 +7,12 @@ lets a whole subtree move or go in one statement).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
+
+_log = logging.getLogger(__name__)
 
 
 def _subtree_bounds(url: str) -> tuple[str, str]:
@@ -18,31 +21,60 @@ def _subtree_bounds(url: str) -> tuple[str, str]:
     return base, base[:-1] + chr(ord("/") + 1)
 
 
+def _open(path: str) -> sqlite3.Connection:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS props (url TEXT, name TEXT, value BLOB,"
+        " PRIMARY KEY (url, name))"
+    )
+    return db
+
+
 class SqlitePropertyManager:
-    """The property-manager interface WsgiDAV calls, over one SQLite file."""
+    """The property-manager interface WsgiDAV calls, over one SQLite file.
+
+    The file is a cache-directory resident and must never fail a request: if
+    it cannot be opened or written (read-only, full, corrupted), the manager
+    logs a warning and carries on in memory (dead properties then last until
+    restart).
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS props (url TEXT, name TEXT, value BLOB,"
-            " PRIMARY KEY (url, name))"
-        )
         self._lock = threading.Lock()
+        try:
+            self._db = _open(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            self._db = self._degrade(exc)
 
     def __repr__(self) -> str:
         return f"SqlitePropertyManager({self.path})"
 
+    def _degrade(self, exc: Exception) -> sqlite3.Connection:
+        _log.warning("property store %s unusable, keeping properties in memory: %s", self.path, exc)
+        self.path = ":memory:"
+        return _open(":memory:")
+
     def _rows(self, sql: str, args=()) -> list:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                _log.warning("property store read failed: %s", exc)
+                return []
 
     def _run(self, sql: str, args=()) -> None:
         with self._lock:
-            self._db.execute(sql, args)
+            try:
+                self._db.execute(sql, args)
+            except sqlite3.Error as exc:
+                if self.path == ":memory:":
+                    raise
+                self._db = self._degrade(exc)
+                self._db.execute(sql, args)
 
     # -- the interface WsgiDAV uses ------------------------------------------
     def get_properties(self, norm_url, environ=None):

@@ -29,7 +29,7 @@ from wsgidav.xml_tools import etree
 from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key
 from s3dav.listing import DirInfo, FileInfo
 from s3dav.metrics import RESERVED_PATHS
-from s3dav.reader import RangedReader
+from s3dav.reader import ObjectChanged, RangedReader
 from s3dav.tree import S3Tree
 
 _log = logging.getLogger(__name__)
@@ -99,6 +99,23 @@ def checksum_header(environ: dict) -> str | None:
     if isinstance(res, S3File) and res.info is not None and res.info.md5:
         return f"MD5:{res.info.md5}"
     return None
+
+
+def write_conditions(environ: dict) -> dict[str, str]:
+    """If-Match / If-None-Match of a PUT, as S3 conditional-write parameters.
+
+    WsgiDAV has already checked them against what the gateway knows; passing
+    them on makes S3 check them again at the moment of the write, so that they
+    hold against writers elsewhere (other replicas, other tools). S3 takes one
+    ETag for IfMatch and only `*` for IfNoneMatch; other forms stay WsgiDAV's.
+    """
+    out: dict[str, str] = {}
+    if_match = (environ.get("HTTP_IF_MATCH") or "").strip()
+    if if_match and if_match != "*" and "," not in if_match:
+        out["IfMatch"] = if_match.removeprefix("W/")
+    if (environ.get("HTTP_IF_NONE_MATCH") or "").strip() == "*":
+        out["IfNoneMatch"] = "*"
+    return out
 
 
 def forget_resolved(environ: dict) -> None:
@@ -173,6 +190,11 @@ class S3Provider(DAVProvider):
                         err_condition=PRECONDITION_CODE_PropfindFiniteDepth,
                     )
                 environ["HTTP_DEPTH"] = "0"
+        if environ.get("REQUEST_METHOD") == "GET":
+            res = self.get_resource_inst(environ["PATH_INFO"], environ)
+            if isinstance(res, S3File) and not res.prepare_read():
+                forget_resolved(environ)  # deleted meanwhile: WsgiDAV answers 404
+                environ.setdefault(RESOLVED, {})["/" + environ["PATH_INFO"].strip("/")] = None
         return default_handler(environ, start_response)
 
     def check_writable(self, name: str | None = None, path: str | None = None) -> None:
@@ -190,19 +212,31 @@ def as_s3_error(exc: Exception, doing: str) -> DAVError:
     """Turn an S3/network failure into a clear DAVError (never a bare 500 traceback)."""
     if isinstance(exc, DAVError):
         return exc
-    from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        HTTPClientError,
+        ReadTimeoutError,
+    )
 
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in ("PreconditionFailed",) or status == 412:
             return DAVError(HTTP_PRECONDITION_FAILED, f"{doing}: precondition failed")
+        if code in ("NoSuchKey", "404") and exc.operation_name in (
+            "PutObject",
+            "CompleteMultipartUpload",
+        ):
+            # a write answers NoSuchKey only when its IfMatch names a missing object
+            return DAVError(HTTP_PRECONDITION_FAILED, f"{doing}: the object no longer exists")
         if code in ("AccessDenied",) or status == 403:
             return DAVError(HTTP_FORBIDDEN, f"{doing}: S3 denied access")
         if status in (500, 502, 503, 504) or code in ("SlowDown", "ServiceUnavailable"):
             return DAVError(503, f"{doing}: S3 is unavailable ({code})")
         return DAVError(HTTP_INTERNAL_ERROR, f"{doing}: S3 error {code}")
-    if isinstance(exc, ConnectionError | ReadTimeoutError):
+    if isinstance(exc, ConnectionError | ReadTimeoutError | HTTPClientError):
+        # refused, reset, timed out: all retries spent (botocore retried already)
         return DAVError(503, f"{doing}: S3 is unreachable")
     return DAVError(HTTP_INTERNAL_ERROR, f"{doing}: {type(exc).__name__}")
 
@@ -263,6 +297,7 @@ class S3File(_Common, DAVNonCollection):
         self.info = info
         self.key = info.key if info else key
         self._upload = None
+        self._reader: RangedReader | None = None
 
     # -- live properties (no S3 calls) -----------------------------------------
     def get_content_length(self):
@@ -302,17 +337,22 @@ class S3File(_Common, DAVNonCollection):
         return True
 
     # -- reading ----------------------------------------------------------------
-    def get_content(self):
-        end_hint = None
+    def _open_reader(self) -> RangedReader:
+        """A reader on the client's range of this version, its GET already sent.
+
+        Sending it now, before any byte of the answer, lets an S3 failure become
+        a clean 503 rather than a connection cut after 200.
+        """
+        start, end_hint = 0, None
         rng = self.environ.get("HTTP_RANGE")
         if rng and self.info:
             try:
                 ranges, _ = util.obtain_content_ranges(rng, self.info.size)
                 if ranges:
-                    end_hint = ranges[0][1]
+                    start, end_hint = ranges[0][0], ranges[0][1]
             except Exception:  # noqa: BLE001 - a bad Range is WsgiDAV's to answer
-                end_hint = None
-        return RangedReader(
+                start, end_hint = 0, None
+        reader = RangedReader(
             self.tree.client,
             self.tree.bucket,
             self.key,
@@ -320,6 +360,56 @@ class S3File(_Common, DAVNonCollection):
             self.info.etag,
             end_hint=end_hint,
         )
+        reader.seek(start)
+        reader.open_now()
+        return reader
+
+    def prepare_read(self, attempts: int = 3) -> bool:
+        """Open the GET before WsgiDAV builds the answer's headers from self.info.
+
+        If the object was replaced since our listing (ETag pinned: 412), learn
+        the new version and try again, so that headers and bytes always belong
+        to one version. False: the object is gone.
+        """
+        from botocore.exceptions import ClientError
+
+        for attempt in range(attempts):
+            try:
+                if attempt and not self.environ.get("HTTP_RANGE"):
+                    # Being rewritten right now: take whatever version S3 has,
+                    # and answer with that version's headers.
+                    reader = RangedReader(self.tree.client, self.tree.bucket, self.key, 0, None)
+                    self.info = self.tree.info_from_response(self.key, reader.open_latest())
+                    self._reader = reader
+                    return True
+                self._reader = self._open_reader()
+                return True
+            except ObjectChanged:
+                try:
+                    info = self.tree.head(self.key)
+                except Exception as exc:
+                    raise as_s3_error(exc, f"reading {self.path}") from exc
+                if info is None:
+                    return False
+                self.info = info
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return False
+                raise as_s3_error(exc, f"reading {self.path}") from exc
+            except Exception as exc:
+                raise as_s3_error(exc, f"reading {self.path}") from exc
+        raise DAVError(503, f"reading {self.path}: it keeps changing; try again")
+
+    def get_content(self):
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            return reader
+        try:
+            return self._open_reader()
+        except ObjectChanged as exc:
+            raise DAVError(503, f"reading {self.path}: it changed; try again") from exc
+        except Exception as exc:
+            raise as_s3_error(exc, f"reading {self.path}") from exc
 
     # -- writing ----------------------------------------------------------------
     def begin_write(self, *, content_type=None):
@@ -330,8 +420,13 @@ class S3File(_Common, DAVNonCollection):
         exact = int(length) if length and length.isdigit() else None
         hint = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH")
         expected = exact if exact is not None else (int(hint) if hint and hint.isdigit() else None)
+        conditions = write_conditions(environ) if self.tree.settings.conditional_writes else {}
         self._upload = self.tree.new_upload(
-            self.key, content_type=content_type, mtime=mtime, expected_size=expected
+            self.key,
+            content_type=content_type,
+            mtime=mtime,
+            expected_size=expected,
+            conditions=conditions,
         )
         self._upload.exact_size = exact
         if mtime is not None:
@@ -605,6 +700,13 @@ class S3Collection(_Common, DAVCollection):
         self._mark_created(dest_path)
         return self._copy_tree(dest_path, move=True) or True
 
+    def _member_href(self, key: str) -> str:
+        """The href of the object `key` below this folder, for a 207 answer."""
+        rel = key[len(self.dir_key) :]
+        if not rel:
+            return self.get_href()
+        return self.get_href().rstrip("/") + "/" + util.quote(rel)
+
     def _copy_tree(self, dest_path: str, *, move: bool):
         """Server-side copy of the whole folder; a move deletes only what was copied."""
         self.provider.check_writable(util.get_uri_name(dest_path), dest_path)
@@ -622,9 +724,10 @@ class S3Collection(_Common, DAVCollection):
                 self.tree.keep_parent(self.dir_key)
             copied, errors = self.tree.copy_tree(self.dir_key, dst_dir)
             if errors:
+                # 207 naming each member that failed. Nothing is deleted: every
+                # source stays, so a repeat of the request completes the job.
                 return [
-                    (self.get_href(), DAVError(HTTP_INTERNAL_ERROR, f"copy of {k} failed: {r}"))
-                    for k, r in errors
+                    (self._member_href(k), as_s3_error(exc, f"copying {k}")) for k, exc in errors
                 ]
             new_keys = {dst_dir + k[len(self.dir_key) :] for k in copied}
             stale = [k for k in old_dest_keys if k not in new_keys]
@@ -640,7 +743,7 @@ class S3Collection(_Common, DAVCollection):
                 failed = self.tree.delete_keys(copied + [self.dir_key.rstrip("/") + "_$folder$"])
                 if failed:
                     return [
-                        (self.get_href(), DAVError(HTTP_INTERNAL_ERROR, f"{k}: {r}"))
+                        (self._member_href(k), DAVError(HTTP_INTERNAL_ERROR, f"{k}: {r}"))
                         for k, r in failed
                     ]
                 self.tree.overlay.delete_tree(self.dir_key)

@@ -62,6 +62,25 @@ class RangedReader(io.RawIOBase):
         buf[: len(data)] = data
         return len(data)
 
+    def open_latest(self) -> dict:
+        """GET the whole object as it is now, whatever its version; adopt that version.
+
+        Returns the GetObject answer (ETag, size, metadata) for the caller's headers.
+        """
+        self._drop_body()
+        resp = self.client.get_object(Bucket=self.bucket, Key=self.key)
+        self._body = resp["Body"]
+        self._pos = 0
+        self.size = int(resp.get("ContentLength", 0))
+        self.etag = resp.get("ETag", "").strip('"')
+        self.end_hint = None
+        return resp
+
+    def open_now(self) -> None:
+        """Send the GET at once (errors then come before the answer starts)."""
+        if self._body is None and self._pos < self.size:
+            self._open()
+
     def close(self) -> None:
         self._drop_body()
         super().close()

@@ -51,6 +51,7 @@ class TreeSettings:
     multipart_threshold: int = 8 * 1024**2
     copy_threshold: int = 5 * 1024**3  # CopyObject's limit on AWS; larger copies go in parts
     parallel: int = 16
+    conditional_writes: bool = True  # pass If-Match/If-None-Match on to S3
 
 
 def copy_part_size(size: int, part_size: int) -> int:
@@ -163,6 +164,10 @@ class S3Tree:
             if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
+        return self.info_from_response(key, resp)
+
+    def info_from_response(self, key: str, resp: dict) -> FileInfo:
+        """A FileInfo from a HeadObject or whole-object GetObject answer (remembered)."""
         etag = resp.get("ETag", "").strip('"')
         user = {k.lower(): v for k, v in (resp.get("Metadata") or {}).items()}
         md5 = etag_md5(etag)
@@ -478,14 +483,16 @@ class S3Tree:
         self.overlay.put_file(new)
         return new
 
-    def copy_tree(self, src_dir: str, dst_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
+    def copy_tree(
+        self, src_dir: str, dst_dir: str
+    ) -> tuple[list[str], list[tuple[str, Exception]]]:
         """Copy every object below src_dir to dst_dir, in parallel, server-side.
 
-        Returns the source keys copied and (key, reason) for each failure.
+        Returns the source keys copied and (key, exception) for each failure.
         """
         entries = self.list_all(src_dir)
         copied: list[str] = []
-        errors: list[tuple[str, str]] = []
+        errors: list[tuple[str, Exception]] = []
 
         def one(entry: dict):
             src_key = entry["Key"]
@@ -498,7 +505,7 @@ class S3Tree:
             try:
                 src_key, dst_key, info = fut.result()
             except Exception as exc:  # noqa: BLE001 - reported per member
-                errors.append((entry["Key"], str(exc)))
+                errors.append((entry["Key"], exc))
                 continue
             copied.append(src_key)
             if dst_key.endswith("/"):

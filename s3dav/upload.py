@@ -46,6 +46,10 @@ class UploadError(Exception):
     """The upload could not be completed; S3 was left as it was."""
 
 
+class IncompleteBody(UploadError):
+    """The client sent fewer bytes than it announced (it went away mid-PUT)."""
+
+
 class StreamingUpload:
     """A write-only file object that streams into one S3 object."""
 
@@ -108,7 +112,7 @@ class StreamingUpload:
         self.closed = True
         try:
             if self.exact_size is not None and self._size != self.exact_size:
-                raise UploadError(
+                raise IncompleteBody(
                     f"body of {self.key} ended after {self._size} of {self.exact_size} bytes"
                 )
             if self._upload_id is None:

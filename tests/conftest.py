@@ -64,3 +64,13 @@ def make_gateway(tmp_path, moto):
 @pytest.fixture
 def gw(make_gateway, bucket):
     return make_gateway(bucket)
+
+
+@pytest.fixture
+def proxy(moto):
+    """A fault-injecting proxy in front of moto (tests/faultproxy.py); stopped afterwards."""
+    from tests.faultproxy import FaultProxy
+
+    p = FaultProxy(moto.url)
+    yield p
+    p.stop()
