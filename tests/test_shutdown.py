@@ -25,9 +25,7 @@ def gateway(make_gateway, bucket, timeout: str):
     )
 
 
-def test_sigterm_lets_inflight_upload_finish_refuses_new_work_exits_0(
-    make_gateway, bucket, s3
-):
+def test_sigterm_lets_inflight_upload_finish_refuses_new_work_exits_0(make_gateway, bucket, s3):
     gw = gateway(make_gateway, bucket, "20s")
     body = os.urandom(12 * MIB)  # multipart
     sock = start_raw_put(gw, "/big.bin", {"Content-Length": str(len(body))})
