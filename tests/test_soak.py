@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from tests.soakload import check_store, proc_figures, run_soak
+from tests.test_faults_s3 import fault_config
 
 
 def test_soak_12_clients_overlapping_paths(make_gateway, bucket, s3):
@@ -27,4 +28,20 @@ def test_soak_12_clients_overlapping_paths(make_gateway, bucket, s3):
         f"{result.bytes_up / 1e6:.1f} MB up, {result.bytes_down / 1e6:.1f} MB down; "
         f"failed 0, objects lost or corrupted 0; "
         f"gateway RSS {rss0 // 1024}->{rss1 // 1024} MiB, threads {threads0}->{threads1}"
+    )
+
+
+def test_soak_12_clients_with_a_fifth_of_s3_requests_failing(make_gateway, bucket, s3, proxy):
+    gw = make_gateway(bucket, config=fault_config(proxy, bucket, max_attempts=8))
+    proxy.error_rate, proxy.reset_rate = 0.15, 0.05
+    result = run_soak(gw.url, clients=12, ops_per_client=15, max_seconds=60)
+    injected = dict(proxy.faults)
+    proxy.reset_faults()
+    assert result.failures == [], result.failures[:10]
+    assert sum(result.ops.values()) == 12 * 15
+    assert check_store(result, s3, bucket, gw.url) == []
+    assert sum(injected.values()) >= 20, injected
+    print(
+        f"\nsoak with faults: {dict(result.ops)} in {result.seconds:.1f}s; faults injected "
+        f"{injected} in {proxy.requests} S3 requests; failed 0, lost or corrupted 0"
     )
