@@ -190,7 +190,9 @@ class S3Provider(DAVProvider):
                         err_condition=PRECONDITION_CODE_PropfindFiniteDepth,
                     )
                 environ["HTTP_DEPTH"] = "0"
-        if environ.get("REQUEST_METHOD") == "GET":
+        conditional = any(k.startswith("HTTP_IF_") for k in environ)
+        if environ.get("REQUEST_METHOD") == "GET" and not conditional:
+            # (a conditional GET may end in 304/412: no S3 read before WsgiDAV decides)
             res = self.get_resource_inst(environ["PATH_INFO"], environ)
             if isinstance(res, S3File) and not res.prepare_read():
                 forget_resolved(environ)  # deleted meanwhile: WsgiDAV answers 404

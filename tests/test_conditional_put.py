@@ -83,3 +83,28 @@ def test_check_then_write_fallback_when_conditional_writes_are_off(make_gateway,
     r = gw.request("PUT", "/b.txt", data=b"mine", headers={"If-None-Match": "*"})
     assert r.status_code == 201  # the documented window of check-then-write
     assert s3_bytes(s3, bucket, "b.txt") == b"mine"
+
+
+def test_get_follows_a_replace_behind_the_gateways_view(make_gateway, bucket, s3):
+    """Headers and bytes of one version, even when the cached listing is stale."""
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"one")
+    gw = gateway(make_gateway, bucket)
+    assert gw.request("GET", "/a.txt").content == b"one"  # listing cached for 1 h
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"a longer second version")
+    r = gw.request("GET", "/a.txt")
+    assert r.status_code == 200
+    assert r.content == b"a longer second version"
+    assert r.headers["Content-Length"] == str(len(r.content))
+    assert r.headers["ETag"].strip('"') == etag_of(s3, bucket, "a.txt").strip('"')
+    s3.delete_object(Bucket=bucket, Key="a.txt")
+    assert gw.request("GET", "/a.txt").status_code == 404
+
+
+def test_conditional_get_answered_304_costs_no_s3_read(make_gateway, bucket, s3):
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"one")
+    gw = gateway(make_gateway, bucket)
+    etag = gw.request("GET", "/a.txt").headers["ETag"]
+    before = gw.s3_counts()
+    r = gw.request("GET", "/a.txt", headers={"If-None-Match": etag})
+    assert r.status_code == 304
+    assert gw.s3_delta(before) == {}
