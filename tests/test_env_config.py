@@ -32,6 +32,8 @@ SAMPLES = {
     ("s3", "multipart_threshold"): "64MiB",
     ("s3", "copy_threshold"): "1GiB",
     ("s3", "legacy_s3fs_dirs"): "true",
+    ("s3", "abort_stale_uploads_after"): "2h",
+    ("s3", "conditional_writes"): "false",
     ("cache", "dir"): "/var/cache/s3dav",
     ("cache", "size"): "1GiB",
     ("cache", "metadata_ttl"): "5s",
