@@ -118,6 +118,14 @@ def write_conditions(environ: dict) -> dict[str, str]:
     return out
 
 
+def requested_time(time_stamp) -> float:
+    """The time a PROPPATCH or header asks for, or 400 naming the bad value."""
+    t = parse_time_value(time_stamp) if isinstance(time_stamp, str) else float(time_stamp)
+    if t is None:
+        raise DAVError(HTTP_BAD_REQUEST, f"bad time value {time_stamp!r}")
+    return t
+
+
 def forget_resolved(environ: dict) -> None:
     environ.pop(RESOLVED, None)
 
@@ -448,9 +456,7 @@ class S3File(_Common, DAVNonCollection):
         forget_resolved(self.environ)
 
     def set_last_modified(self, dest_path, time_stamp, *, dry_run):
-        t = parse_time_value(time_stamp) if isinstance(time_stamp, str) else float(time_stamp)
-        if t is None:
-            raise DAVError(HTTP_BAD_REQUEST, f"bad time value {time_stamp!r}")
+        t = requested_time(time_stamp)
         if dry_run:
             return True
         self.provider.check_writable()
@@ -544,9 +550,7 @@ class S3Collection(_Common, DAVCollection):
 
     def set_last_modified(self, dest_path, time_stamp, *, dry_run):
         """A folder's time lives in its marker (as s3fs keeps it): rewrite the marker."""
-        t = parse_time_value(time_stamp) if isinstance(time_stamp, str) else float(time_stamp)
-        if t is None:
-            raise DAVError(HTTP_BAD_REQUEST, f"bad time value {time_stamp!r}")
+        t = requested_time(time_stamp)
         if dry_run:
             return True
         self.provider.check_writable()
