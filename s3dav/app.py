@@ -16,7 +16,7 @@ from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from s3dav.auth import ShareDomainController
+from s3dav.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.browser import DirBrowser
 from s3dav.config import Config, ConfigError, Share
 from s3dav.faults import S3ErrorMapper, abort_stale_uploads
@@ -26,6 +26,7 @@ from s3dav.middleware import GatewayApp
 from s3dav.props import SqlitePropertyManager
 from s3dav.provider import S3Provider
 from s3dav.s3client import RequestCounter, S3Settings, make_client
+from s3dav.throttle import LoginThrottle
 from s3dav.tree import S3Tree, TreeSettings
 
 _log = logging.getLogger(__name__)
@@ -144,6 +145,11 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             macos_metadata=cfg.macos["metadata_files"],
             quota_bytes=share.quota,
         )
+    throttle = LoginThrottle(
+        max_failures=cfg.server["login_max_failures"],
+        block_seconds=cfg.server["login_block"],
+        base_delay=cfg.server["login_delay"],
+    )
     wsgidav_config = {
         "provider_mapping": providers,
         "property_manager": props,
@@ -160,11 +166,14 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         "s3dav": {
             "users": cfg.users,
             "share_users": {s.path: s.users for s in cfg.shares},
+            "throttle": throttle,
+            "read_only_shares": [s.path for s in cfg.shares if s.read_only],
         },
         "middleware_stack": [
             ErrorPrinter,
             S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
             HTTPAuthenticator,
+            ReadOnlyShareGuard,
             DirBrowser,  # s3dav/browser.py: the listing page and ?davmount
             RequestResolver,
         ],
@@ -177,6 +186,9 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         metrics=metrics,
         metrics_enabled=cfg.metrics["enabled"],
         ready_probe=lambda: ready_probe(client, cfg.shares),
+        throttle=throttle,
+        max_xml_body=cfg.server["max_xml_body"],
+        share_paths=[s.path for s in cfg.shares] or ["/"],
     )
     gw = Gateway(cfg, app, counter, providers, executor, metrics)
     gw.closers += [meta_store.close, props.close, lambda: executor.shutdown(wait=False)]

@@ -7,13 +7,22 @@ Passwords are stored only as salted scrypt hashes (standard library), made by
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import logging
 import secrets
+import threading
+import time
 
+from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.mw.base_mw import BaseMiddleware
+
+_log = logging.getLogger(__name__)
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+VERIFIED_CACHE_SIZE = 1024
 
 
 def hash_password(password: str) -> str:
@@ -45,6 +54,23 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, want)
 
 
+def basic_credentials_problem(header: str) -> str | None:
+    """Why a `Basic` Authorization header cannot be read (None when it can, or is not Basic).
+
+    WsgiDAV assumes a well-formed header and fails with a 500 otherwise.
+    """
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return "Basic credentials are not valid base64 of UTF-8 text"
+    if ":" not in decoded:
+        return "Basic credentials have no ':' between user name and password"
+    return None
+
+
 class ShareDomainController(BaseDomainController):
     """Realm = share path; a share lets in the users it lists (or anyone, with `anonymous`)."""
 
@@ -53,6 +79,12 @@ class ShareDomainController(BaseDomainController):
         s3dav = config["s3dav"]
         self.users: dict[str, dict] = s3dav["users"]
         self.share_users: dict[str, list[str]] = s3dav["share_users"]
+        self.throttle = s3dav.get("throttle")  # LoginThrottle or None
+        # scrypt is slow by design; clients send credentials with every request. Remember
+        # passwords already verified, as keyed digests (never the password) in memory only.
+        self._verified: dict[bytes, None] = {}
+        self._cache_key = secrets.token_bytes(32)
+        self._cache_lock = threading.Lock()
 
     def get_domain_realm(self, path_info, environ):
         return self._calc_realm_from_path_provider(path_info, environ)
@@ -64,10 +96,77 @@ class ShareDomainController(BaseDomainController):
         return "anonymous" not in self._allowed(realm)
 
     def basic_auth_user(self, realm, user_name, password, environ):
-        if user_name not in self._allowed(realm):
-            return False
         spec = self.users.get(user_name)
-        return bool(spec) and verify_password(password, spec["password_hash"])
+        password_ok = bool(spec) and self._check(user_name, password, spec["password_hash"])
+        if password_ok and user_name not in self._allowed(realm):
+            # A right password for a share the user may not use: refused, but not a guess.
+            _log.warning("user %r may not use share %s", user_name, realm)
+            return False
+        ok = password_ok
+        addr = environ.get("REMOTE_ADDR", "-")
+        if self.throttle is None:
+            return ok
+        if ok:
+            self.throttle.succeeded(addr)
+            return True
+        failures, delay = self.throttle.failed(addr)
+        # The user name is logged to help the admin; the password never is.
+        _log.warning(
+            "login failed for user %r on %s from %s (%d in a row)",
+            user_name[:64],
+            realm,
+            addr,
+            failures,
+        )
+        if failures >= self.throttle.max_failures:
+            _log.warning(
+                "blocking logins from %s for %.0fs after %d failures",
+                addr,
+                self.throttle.block_seconds,
+                failures,
+            )
+        time.sleep(delay)
+        return False
+
+    def _check(self, user_name: str, password: str, stored: str) -> bool:
+        token = hmac.digest(
+            self._cache_key, f"{user_name}\0{password}\0{stored}".encode(), "sha256"
+        )
+        if token in self._verified:
+            return True
+        if not verify_password(password, stored):
+            return False
+        with self._cache_lock:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[token] = None
+        return True
 
     def supports_http_digest_auth(self):
         return False
+
+
+WRITE_METHODS = frozenset(
+    {"PUT", "DELETE", "COPY", "MOVE", "MKCOL", "PROPPATCH", "POST", "LOCK", "UNLOCK"}
+)
+
+
+class ReadOnlyShareGuard(BaseMiddleware):
+    """Answer every write to a read-only share 403, after authentication.
+
+    WsgiDAV alone answers 405 for a read-only provider, which clients read as
+    "this server cannot do that"; 403 says "not here".
+    """
+
+    def __init__(self, wsgidav_app, next_app, config):
+        super().__init__(wsgidav_app, next_app, config)
+        self.read_only: set[str] = set(config["s3dav"].get("read_only_shares", []))
+
+    def is_disabled(self):
+        return not self.read_only
+
+    def __call__(self, environ, start_response):
+        realm = environ.get("wsgidav.auth.realm")
+        if realm in self.read_only and environ.get("REQUEST_METHOD") in WRITE_METHODS:
+            raise DAVError(HTTP_FORBIDDEN, "this share is read-only")
+        return self.next_app(environ, start_response)

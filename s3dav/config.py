@@ -121,6 +121,9 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "threads": (parse_int, 64),
         "auth": (choice("anonymous", "basic"), "anonymous"),
         "max_xml_body": (parse_size, "1MiB"),
+        "login_max_failures": (parse_int, 10),
+        "login_block": (parse_duration, "5min"),
+        "login_delay": (parse_duration, "0.25s"),
         "shutdown_timeout": (parse_duration, "30s"),
     },
     "s3": {

@@ -4,6 +4,8 @@ It sits outside WsgiDAV because WsgiDAV re-decodes the path before any of its
 own middleware runs, and must not see an unsafe or undecodable one.
 
 - refuses unsafe raw paths and Destination headers with 400;
+- refuses unreadable Basic credentials with 400, and logins from a blocked address with 429;
+- reads and checks PROPFIND/PROPPATCH/LOCK bodies (xmlguard.py): too big 413, DTDs/entities 400;
 
 - answers /healthz, /readyz and /metrics itself;
 - answers 201 rather than 204 when a natively handled COPY/MOVE created the target;
@@ -19,9 +21,12 @@ import logging
 import threading
 import time
 
+from s3dav.auth import basic_credentials_problem
 from s3dav.metrics import Metrics
-from s3dav.pathguard import UnsafePath, check_destination, check_raw_path
+from s3dav.pathguard import UnsafePath, check_destination, check_raw_path, foreign_destination
 from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
+from s3dav.throttle import LoginThrottle
+from s3dav.xmlguard import XmlRefused, guard_xml_body
 
 _access = logging.getLogger("s3dav.access")
 _log = logging.getLogger(__name__)
@@ -62,7 +67,20 @@ class CountingInput:
 
 
 class GatewayApp:
-    def __init__(self, next_app, *, metrics: Metrics, metrics_enabled: bool, ready_probe) -> None:
+    def __init__(
+        self,
+        next_app,
+        *,
+        metrics: Metrics,
+        metrics_enabled: bool,
+        ready_probe,
+        throttle: LoginThrottle | None = None,
+        max_xml_body: int = 1024**2,
+        share_paths: list[str] | None = None,
+    ) -> None:
+        self.share_paths = share_paths or ["/"]
+        self.throttle = throttle
+        self.max_xml_body = max_xml_body
         self.next_app = next_app
         self.metrics = metrics
         self.metrics_enabled = metrics_enabled
@@ -83,6 +101,10 @@ class GatewayApp:
         if method == "PUT" and "wsgi.input" in environ:
             body_in = environ["wsgi.input"] = CountingInput(environ["wsgi.input"])
             self.metrics.uploads_pending.inc()
+        refused_status = "400 Bad Request"
+        extra_headers: list[tuple[str, str]] = []
+        if refusal is None:
+            refused_status, refusal, extra_headers = self._refuse_hostile(environ)
 
         def wrapped_start(status, headers, exc_info=None):
             if method in ("COPY", "MOVE") and environ.get(CREATED) and status.startswith("204"):
@@ -100,12 +122,13 @@ class GatewayApp:
 
         try:
             if refusal is not None:
-                body = f"400 Bad Request: {refusal}\n".encode()
+                body = f"{refused_status}: {refusal}\n".encode()
                 wrapped_start(
-                    "400 Bad Request",
+                    refused_status,
                     [
                         ("Content-Type", "text/plain; charset=utf-8"),
                         ("Content-Length", str(len(body))),
+                        *extra_headers,
                     ],
                 )
                 state["bytes"] = len(body)
@@ -170,6 +193,57 @@ class GatewayApp:
         except UnsafePath as exc:
             return str(exc)
         return None
+
+    def _refuse_hostile(self, environ) -> tuple[str, str | None, list[tuple[str, str]]]:
+        """(status, reason, headers) for a blocked login, bad credentials or a bad XML body."""
+        method = environ.get("REQUEST_METHOD")
+        if method in ("GET", "HEAD") and (environ.get("CONTENT_LENGTH") or "0").strip() != "0":
+            # WsgiDAV means to answer 415 here but fails with a 500 (wsgidav 4.4 dir browser).
+            return "415 Unsupported Media Type", f"{method} takes no request body", []
+        if method in ("DELETE", "MOVE"):
+            here = "/" + environ.get("PATH_INFO", "/").strip("/")
+            if here in self.share_paths:
+                return "403 Forbidden", f"{method} of a share's root is not allowed", []
+        dest = environ.get("HTTP_DESTINATION")
+        if dest and environ.get("REQUEST_METHOD") in ("COPY", "MOVE"):
+            hosts = {
+                h.lower()
+                for h in (environ.get("HTTP_HOST"), environ.get("HTTP_X_FORWARDED_HOST"))
+                if h
+            }
+            schemes = {
+                s.lower()
+                for s in (environ.get("wsgi.url_scheme"), environ.get("HTTP_X_FORWARDED_PROTO"))
+                if s
+            }
+            problem = foreign_destination(
+                dest,
+                path=environ.get("PATH_INFO", "/"),
+                hosts=hosts,
+                schemes=schemes,
+                share_paths=self.share_paths,
+            )
+            if problem:
+                return "403 Forbidden", problem, []
+        auth = environ.get("HTTP_AUTHORIZATION")
+        if auth is not None:
+            if self.throttle is not None:
+                wait = self.throttle.blocked_for(environ.get("REMOTE_ADDR", "-"))
+                if wait > 0:
+                    return (
+                        "429 Too Many Requests",
+                        "too many failed logins from this address; try again later",
+                        [("Retry-After", str(int(wait) + 1)), ("Connection", "close")],
+                    )
+            problem = basic_credentials_problem(auth)
+            if problem:
+                return "400 Bad Request", problem, []
+        try:
+            guard_xml_body(environ, self.max_xml_body)
+        except XmlRefused as exc:
+            # The rest of a refused body is not read: close rather than parse it as a request.
+            return exc.status, str(exc), [("Connection", "close")]
+        return "400 Bad Request", None, []
 
     def _own_endpoint(self, path, method, environ, start_response):
         if path == "/healthz":

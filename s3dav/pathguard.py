@@ -57,3 +57,32 @@ def check_destination(value: str) -> None:
     """Validate the path of a Destination header (absolute URL or path)."""
     parts = urlsplit(value)
     check_raw_path(parts.path or "/")
+
+
+def share_of(path: str, share_paths: list[str]) -> str | None:
+    """The share path (longest match) that a decoded URL path falls in."""
+    best = None
+    for share in share_paths:
+        if share == "/" or path == share or path.startswith(share + "/"):
+            if best is None or len(share) > len(best):
+                best = share
+    return best
+
+
+def foreign_destination(
+    dest: str, *, path: str, hosts: set[str], schemes: set[str], share_paths: list[str]
+) -> str | None:
+    """Why a Destination points outside this server or this request's share (None if it doesn't).
+
+    WsgiDAV answers such requests 502; we answer 403, which is what a client can act on,
+    and keep 5xx for our own failures.
+    """
+    parts = urlsplit(dest)
+    if parts.scheme and parts.scheme.lower() not in schemes:
+        return "Destination uses another scheme"
+    if parts.netloc and parts.netloc.lower() not in hosts:
+        return "Destination is on another server"
+    dest_path = unquote_to_bytes(parts.path or "/").decode("utf-8", "replace")
+    if share_of(dest_path, share_paths) != share_of(path, share_paths):
+        return "Destination is in another share"
+    return None

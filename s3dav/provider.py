@@ -159,7 +159,9 @@ class S3Provider(DAVProvider):
         except BadPath as exc:
             raise DAVError(HTTP_BAD_REQUEST, f"bad path: {exc}") from exc
 
-    def get_resource_inst(self, path: str, environ: dict):
+    def get_resource_inst(self, path: str | None, environ: dict):
+        if path is None:  # the parent of the share root (WsgiDAV asks for it in COPY/MOVE/DELETE)
+            return None
         memo = environ.setdefault(RESOLVED, {})
         norm = "/" + path.strip("/")
         if norm in memo:
