@@ -182,7 +182,8 @@ class GatewayApp:
         """The reason to refuse the request's raw path or Destination, if any."""
         raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
         raw = raw.split("?", 1)[0].split("#", 1)[0]
-        if "://" in raw:
+        if not raw.startswith("/") and "://" in raw:
+            # absolute-form target (http://host/path); a "://" inside a path is checked as is
             raw = "/" + raw.split("://", 1)[1].partition("/")[2]
         try:
             check_raw_path(raw or "/")
@@ -202,7 +203,7 @@ class GatewayApp:
             return "415 Unsupported Media Type", f"{method} takes no request body", []
         if method in ("DELETE", "MOVE"):
             here = "/" + environ.get("PATH_INFO", "/").strip("/")
-            if here in self.share_paths:
+            if here.lower() in {p.lower() for p in self.share_paths}:  # WsgiDAV ignores case
                 return "403 Forbidden", f"{method} of a share's root is not allowed", []
         dest = environ.get("HTTP_DESTINATION")
         if dest and environ.get("REQUEST_METHOD") in ("COPY", "MOVE"):

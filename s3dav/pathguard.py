@@ -60,9 +60,14 @@ def check_destination(value: str) -> None:
 
 
 def share_of(path: str, share_paths: list[str]) -> str | None:
-    """The share path (longest match) that a decoded URL path falls in."""
+    """The share path (longest match) that a decoded URL path falls in.
+
+    Case-insensitive, as WsgiDAV resolves share paths.
+    """
     best = None
+    path = path.lower()
     for share in share_paths:
+        share = share.lower()
         if share == "/" or path == share or path.startswith(share + "/"):
             if best is None or len(share) > len(best):
                 best = share

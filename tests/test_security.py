@@ -68,6 +68,8 @@ ANN_TO_BOB = [
     ("PUT", "/bob/secret.txt", {}),
     ("DELETE", "/bob/secret.txt", {}),
     ("DELETE", "/bob/", {}),
+    ("DELETE", "/BOB/secret.txt", {}),
+    ("COPY", "/ANN/a.txt", {"Destination": "/BOB/a.txt"}),
     ("MKCOL", "/bob/newdir", {}),
     ("PROPPATCH", "/bob/secret.txt", {}),
     ("LOCK", "/bob/secret.txt", {}),
@@ -198,6 +200,8 @@ PROBES = [
     ("GET", "/ann/a%0d%0aX-Evil:%201", {}, b"", False, 400),
     ("GET", "/ann/a%7f", {}, b"", False, 400),
     ("GET", "/ann//a.txt", {}, b"", False, 400),
+    ("GET", "/ann//x/y:/%c0%ae%c0%ae/", {}, b"", False, 400),  # "://" inside a path (fuzz find)
+    ("GET", "/ann/x://../../bob/secret.txt", {}, b"", False, 400),
     ("GET", "/ann/./a.txt", {}, b"", False, 400),
     ("GET", "/ann/%2e/a.txt", {}, b"", False, 400),
     ("GET", "/ann/%zz", {}, b"", False, 400),
@@ -235,6 +239,8 @@ PROBES = [
     ("COPY", "/ann/a.txt", {"Destination": "https://127.0.0.1/ann/x"}, b"", False, 403),
     ("COPY", "/ann/a.txt", {"Destination": "/bob/x"}, b"", False, 403),
     ("MOVE", "/ann/a.txt", {"Destination": "/pub/x"}, b"", False, 403),
+    ("DELETE", "/ANN/", {}, b"", False, 403),  # the share root, in WsgiDAV's case-blind spelling
+    ("MOVE", "/Ann", {"Destination": "/ann/moved"}, b"", False, 403),
     ("GET", "/ann/a.txt", {"Authorization": "Basic !!!not-base64!!!"}, b"", False, 400),
     ("GET", "/ann/a.txt", {"Authorization": "Basic bm8tY29sb24="}, b"", False, 400),
     ("GET", "/ann/a.txt", {"Authorization": "Basic /w=="}, b"", False, 400),

@@ -101,6 +101,7 @@ def test_foreign_destination():
     shares = ["/ann", "/bob", "/"]
     kw = {"hosts": {"gw:8080"}, "schemes": {"http"}, "share_paths": shares}
     assert share_of("/ann/x", shares) == "/ann" and share_of("/annx", shares) == "/"
+    assert share_of("/ANN/x", shares) == "/ann"
     assert foreign_destination("http://gw:8080/ann/y", path="/ann/x", **kw) is None
     assert foreign_destination("/ann/y", path="/ann/x", **kw) is None
     assert "another server" in foreign_destination("http://evil/ann/y", path="/ann/x", **kw)
