@@ -311,7 +311,7 @@ def test_generated_hostile_requests_never_5xx_nor_leave_the_prefix(s3, moto, mak
     assert seen["sent"] >= BATCHES * BATCH_SIZE
     assert sum(n for s, n in statuses.items() if s >= 500) == 0
     # The generated traffic did reach S3 (so "nothing outside" is not vacuous).
-    assert s3_requests > 100
+    assert s3_requests > 30  # seen: 79 to 172 per run
     # The gateway is still serving, and bob's data is whole.
     assert send_raw(port, "GET", "/ann/a.txt", {"Authorization": basic("ann")}).status in (200, 404)
     assert (
