@@ -139,6 +139,12 @@ class KeyLoggingProxy:
         with self._lock:
             return list(self.log)
 
+    def start_over(self) -> list[Touch]:
+        """Forget what was logged so far (e.g. the gateway's own start-up housekeeping)."""
+        with self._lock:
+            seen, self.log = self.log, []
+            return seen
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
