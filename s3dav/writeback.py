@@ -253,12 +253,13 @@ class WriteBack:
         with self._lock:
             self._jobs[job.id] = job
             self._queue.append(job.id)
-            self._gauge()
+            self._gauge(+1)
             self._lock.notify_all()
 
-    def _gauge(self) -> None:
+    def _gauge(self, change: int) -> None:
+        # inc/dec, not set: the middleware also counts PUT bodies still arriving.
         if self.metrics is not None:
-            self.metrics.uploads_pending.set(len(self._jobs))
+            self.metrics.uploads_pending.inc(change)
 
     def path(self, job: Job) -> Path:
         return self.dir / f"{job.id}.up"
@@ -414,8 +415,8 @@ class WriteBack:
 
     def _finish(self, job: Job) -> None:
         with self._lock:
-            self._jobs.pop(job.id, None)
-            self._gauge()
+            if self._jobs.pop(job.id, None) is not None:
+                self._gauge(-1)
             self._lock.notify_all()
         self.path(job).unlink(missing_ok=True)
 
