@@ -19,6 +19,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from s3dav.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.browser import DirBrowser
 from s3dav.config import Config, ConfigError, Share
+from s3dav.contentcache import ContentCache
 from s3dav.faults import S3ErrorMapper, abort_stale_uploads
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
@@ -28,6 +29,7 @@ from s3dav.provider import S3Provider
 from s3dav.s3client import RequestCounter, S3Settings, make_client
 from s3dav.throttle import LoginThrottle
 from s3dav.tree import S3Tree, TreeSettings
+from s3dav.writeback import WriteBack
 
 _log = logging.getLogger(__name__)
 
@@ -94,6 +96,27 @@ def ready_probe(client, shares: list[Share]) -> tuple[bool, str]:
     return True, "ready"
 
 
+def start_writeback(writeback: WriteBack, trees: list[S3Tree]) -> None:
+    """Route finished uploads to the trees that show them; resume the journal."""
+
+    def trees_for(job):
+        return [t for t in trees if t.bucket == job.bucket and t.owns(job.key)]
+
+    def on_uploaded(job, result, body):
+        for tree in trees_for(job):
+            tree.uploaded(job, result, body)
+
+    def on_pending(job):
+        for tree in trees_for(job):
+            tree.pending_visible(job)
+
+    writeback.on_uploaded = on_uploaded
+    writeback.on_pending = on_pending
+    for job in writeback.recover():
+        on_pending(job)
+    writeback.start()
+
+
 def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     counter = RequestCounter()
     metrics = Metrics()
@@ -123,6 +146,17 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     meta_store.on_hit = metrics.cache_hits.labels(cache="metadata").inc
     meta_store.on_miss = metrics.cache_misses.labels(cache="metadata").inc
     metrics.cache_sizes.append(meta_store.volume)
+    content = ContentCache(cache_dir / "content", cfg.cache["size"], metrics=metrics)
+    metrics.cache_sizes.append(content.volume)
+    writeback = None
+    if cfg.cache["write_back"]:
+        writeback = WriteBack(
+            cache_dir / "writeback",
+            client,
+            part_size=cfg.s3["part_size"],
+            threshold=cfg.s3["multipart_threshold"],
+            metrics=metrics,
+        )
     shared = shared_state(cfg)
     props = shared.props if shared else SqlitePropertyManager(cache_dir / "properties.sqlite3")
     providers: dict[str, S3Provider] = {}
@@ -134,6 +168,8 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             settings=tree_settings,
             meta_store=meta_store,
             executor=executor,
+            content=content,
+            writeback=writeback,
         )
         tree.listings.on_hit = metrics.cache_hits.labels(cache="listing").inc
         tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc
@@ -181,6 +217,8 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         "verbose": 1,
         "logging": {"enable_loggers": []},
     }
+    if writeback is not None:
+        start_writeback(writeback, [p.tree for p in providers.values()])
     app = GatewayApp(
         WsgiDAVApp(wsgidav_config),
         metrics=metrics,
@@ -191,7 +229,13 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         share_paths=[s.path for s in cfg.shares] or ["/"],
     )
     gw = Gateway(cfg, app, counter, providers, executor, metrics)
-    gw.closers += [meta_store.close, props.close, lambda: executor.shutdown(wait=False)]
+    gw.closers += [
+        *([writeback.close] if writeback is not None else []),
+        content.close,
+        meta_store.close,
+        props.close,
+        lambda: executor.shutdown(wait=False),
+    ]
     if shared:
         shared.bus.start()
         gw.closers.append(shared.bus.close)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -117,6 +118,9 @@ class MetaStore:
         self.on_miss: Callable[[], None] = _nothing
         self._cache = None
         self._memory: dict[str, dict] = {}
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._writer, name="s3dav-meta-writer", daemon=True)
+        self._thread.start()
         if directory is not None:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
@@ -155,13 +159,21 @@ class MetaStore:
         return None
 
     def put(self, key: str, etag: str, meta: dict) -> None:
+        """Remember at once in memory; the disk write runs on the writer thread."""
         k = self._k(key, etag)
         self._memory[k] = meta
         if len(self._memory) > 200_000:
             self._memory.clear()
         if self._cache is not None:
+            self._queue.put((k, meta))
+
+    def _writer(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
             try:
-                self._cache.set(k, meta)
+                self._cache.set(*item)
             except Exception as exc:  # noqa: BLE001
                 _log.warning("metadata cache write failed: %s", exc)
 
@@ -170,5 +182,7 @@ class MetaStore:
         return self._cache.volume() if self._cache is not None else 0
 
     def close(self) -> None:
+        self._queue.put(None)  # write what is queued, then stop
+        self._thread.join(timeout=10)
         if self._cache is not None:
             self._cache.close()

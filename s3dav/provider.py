@@ -26,6 +26,7 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from wsgidav.xml_tools import etree
 
+from s3dav.contentcache import BlockReader
 from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key
 from s3dav.listing import DirInfo, FileInfo
 from s3dav.metrics import RESERVED_PATHS
@@ -364,6 +365,24 @@ class S3File(_Common, DAVNonCollection):
                     start, end_hint = ranges[0][0], ranges[0][1]
             except Exception:  # noqa: BLE001 - a bad Range is WsgiDAV's to answer
                 start, end_hint = 0, None
+        pending = self.tree.open_pending(self.key, self.info.etag)
+        if pending is not None:
+            pending.seek(start)
+            return pending  # write-back: not in S3 yet, served from the journal
+        content = self.tree.content
+        if content is not None and content.enabled and self.info.etag:
+            reader = BlockReader(
+                content,
+                self.tree.client,
+                self.tree.bucket,
+                self.key,
+                self.info.size,
+                self.info.etag,
+                end_hint=end_hint,
+            )
+            reader.seek(start)
+            reader.open_now()
+            return reader
         reader = RangedReader(
             self.tree.client,
             self.tree.bucket,

@@ -14,9 +14,11 @@ import mimetypes
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
 
+from s3dav.contentcache import ContentCache
 from s3dav.keys import (
     DIR_MODE,
     DIRECTORY_CONTENT_TYPE,
@@ -31,6 +33,7 @@ from s3dav.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5
 from s3dav.metacache import ListingCache, MetaStore
 from s3dav.overlay import Overlay
 from s3dav.upload import StreamingUpload, UploadResult
+from s3dav.writeback import BodyReader, Job, WriteBack, WriteBackUpload
 
 _log = logging.getLogger(__name__)
 
@@ -75,8 +78,12 @@ class S3Tree:
         settings: TreeSettings,
         meta_store: MetaStore,
         executor: ThreadPoolExecutor,
+        content: ContentCache | None = None,
+        writeback: WriteBack | None = None,
     ) -> None:
         self.client = client
+        self.content = content
+        self.writeback = writeback
         self.bucket = bucket
         self.prefix = prefix
         self.settings = settings
@@ -225,7 +232,9 @@ class S3Tree:
         if content_type and content_type.split(";")[0].strip().lower() in IGNORED_TYPES:
             content_type = None  # curl's default for --data, not the file's type
         ctype = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
-        return StreamingUpload(
+        if self.writeback is not None and not conditions:
+            return self.writeback.new_upload(self.bucket, key, ctype, self.file_metadata(mtime))
+        upload = StreamingUpload(
             self.client,
             self.bucket,
             key,
@@ -237,6 +246,9 @@ class S3Tree:
             executor=self.executor,
             conditions=conditions,
         )
+        if self.content is not None:
+            upload.tee = self.content.new_tee(self.settings.multipart_threshold)
+        return upload
 
     def upload_done(self, upload: StreamingUpload) -> FileInfo:
         """Record a finished upload so that it is seen at once."""
@@ -248,9 +260,13 @@ class S3Tree:
             "content_type": upload.content_type,
         }
         etag = result.etag
-        if result.multipart:
-            etag = self._store_md5(upload, result)
-        self.meta.put(upload.key, etag, meta)
+        if not isinstance(upload, WriteBackUpload):  # write-back: stored when it reaches S3
+            if result.multipart:
+                etag = self._store_md5(upload, result)
+            self.meta.put(upload.key, etag, meta)
+        if upload.tee is not None and self.content is not None:
+            upload.tee.ingest(self.content, self.bucket, upload.key, etag)
+            upload.tee = None
         info = self._with_meta(
             FileInfo(
                 key=upload.key,
@@ -336,7 +352,65 @@ class S3Tree:
         if set(listing.files) | set(listing.dirs) <= {name}:
             self.make_dir(parent)
 
+    # ------------------------------------------------------------------ write-back
+    def flush(self, key_prefix: str) -> None:
+        """Wait for pending write-back uploads below `key_prefix` (before COPY/DELETE)."""
+        if self.writeback is not None:
+            self.writeback.flush(self.bucket, key_prefix)
+
+    def open_pending(self, key: str, etag: str):
+        """The local body of a write-back upload not yet in S3, or None."""
+        if self.writeback is None:
+            return None
+        return self.writeback.open_pending(self.bucket, key, etag)
+
+    def owns(self, key: str) -> bool:
+        return key.startswith(self.prefix)
+
+    def uploaded(self, job: Job, result: UploadResult, body_path) -> None:
+        """A write-back upload reached S3: show its real ETag, cache its bytes."""
+        meta = {
+            "mtime": parse_mtime(job.metadata.get("mtime")),
+            "mode": FILE_MODE,
+            "md5": job.md5_hex,
+            "content_type": job.content_type,
+        }
+        etag = result.etag
+        if result.multipart:
+            etag = self._store_md5(
+                SimpleNamespace(
+                    key=job.key, metadata=dict(job.metadata), content_type=job.content_type
+                ),
+                result,
+            )
+        self.meta.put(job.key, etag, meta)
+        if self.content is not None:
+            with BodyReader(body_path, job.size) as f:
+                self.content.put_object(self.bucket, job.key, etag, f.read)
+        self.overlay.put_file(
+            self._with_meta(
+                FileInfo(key=job.key, size=result.size, etag=etag, last_modified=time.time()),
+                meta,
+            )
+        )
+
+    def pending_visible(self, job: Job) -> None:
+        """After a restart: show a journalled upload at once, before it reaches S3."""
+        meta = {
+            "mtime": parse_mtime(job.metadata.get("mtime")),
+            "mode": FILE_MODE,
+            "md5": job.md5_hex,
+            "content_type": job.content_type,
+        }
+        self.overlay.put_file(
+            self._with_meta(
+                FileInfo(key=job.key, size=job.size, etag=job.etag, last_modified=job.created),
+                meta,
+            )
+        )
+
     def delete_file(self, key: str) -> None:
+        self.flush(key)
         self.keep_parent(key)
         self.client.delete_object(Bucket=self.bucket, Key=key)
         self.overlay.delete_file(key)
@@ -368,6 +442,7 @@ class S3Tree:
 
     def delete_tree(self, dir_key: str) -> list[tuple[str, str]]:
         """Remove a folder, everything below it and all its marker forms."""
+        self.flush(dir_key)
         self.keep_parent(dir_key)
         keys = [e["Key"] for e in self.list_all(dir_key)]
         keys.append(dir_key.rstrip("/") + FOLDER_SUFFIX)
@@ -443,6 +518,8 @@ class S3Tree:
             raise
 
     def copy_file(self, src: FileInfo, dst_key: str) -> FileInfo:
+        self.flush(src.key)
+        self.flush(dst_key)
         info = self.copy_object(src.key, dst_key, src.size)
         if src.meta_known:
             info = info.with_meta(
@@ -463,6 +540,7 @@ class S3Tree:
 
     def set_mtime(self, info: FileInfo, mtime: float) -> FileInfo:
         """Rewrite the object's metadata in place (a self-copy) with a new mtime."""
+        self.flush(info.key)
         head = self.client.head_object(Bucket=self.bucket, Key=info.key)
         metadata = dict(head.get("Metadata") or {})
         metadata["mtime"] = format_mtime(mtime)
@@ -490,6 +568,8 @@ class S3Tree:
 
         Returns the source keys copied and (key, exception) for each failure.
         """
+        self.flush(src_dir)
+        self.flush(dst_dir)
         entries = self.list_all(src_dir)
         copied: list[str] = []
         errors: list[tuple[str, Exception]] = []

@@ -89,6 +89,8 @@ class StreamingUpload:
         # Set when the client announced a Content-Length: a body that ends
         # early (client gone) must never be stored as the object.
         self.exact_size: int | None = None
+        # A copy of the body for the content cache (contentcache.UploadTee), or None.
+        self.tee = None
 
     # -- file object protocol -------------------------------------------------
     def write(self, data: bytes) -> int:
@@ -96,6 +98,8 @@ class StreamingUpload:
             raise ValueError(f"upload of {self.key} is already closed")
         self._md5.update(data)
         self._size += len(data)
+        if self.tee is not None:
+            self.tee.write(data)
         self._buf += data
         if self._upload_id is None and len(self._buf) >= self.threshold:
             self._start_multipart()
@@ -130,6 +134,8 @@ class StreamingUpload:
         """Give up: abort the multipart upload so no part lingers or shows."""
         self.closed = True
         self._buf = bytearray()
+        if self.tee is not None:
+            self.tee.discard()
         upload_id, self._upload_id = self._upload_id, None
         for _, fut in self._parts:
             fut.cancel()

@@ -1,0 +1,511 @@
+"""Benchmark: s3dav against `rclone serve webdav`, same proxy, same moto, same run.
+
+Starts moto's server, the latency-injecting proxy (benchmarks/s3proxy.py) in
+front of it, then for each added latency and each target (s3dav write-through,
+s3dav write-back, rclone --vfs-cache-mode off, rclone --vfs-cache-mode full) a
+fresh bucket and server, and runs the issue's scenarios (a)-(f). Wall time is
+measured at the WebDAV client; S3 requests are counted at the proxy. Prints one
+table and writes benchmarks/results/latest.{md,json,png}.
+
+    python -m benchmarks.run                       # 50 ms and 0 ms, all targets
+    python -m benchmarks.run --latency 50 --targets s3dav-wt,rclone-full --big-mib 64
+
+Everything listens on 127.0.0.1 and is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import requests
+import yaml
+from boto3.s3.transfer import TransferConfig
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+MIB = 1024 * 1024
+SMALL = b"s" * 4096
+PROPFIND_BODY = (
+    b'<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getlastmodified/>'
+    b"<getcontentlength/><resourcetype/><getetag/></prop></propfind>"
+)
+ALL_TARGETS = ["s3dav-wt", "s3dav-wb", "rclone-off", "rclone-full"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:3]} exited with {proc.returncode}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class Proxy:
+    def __init__(self, upstream: str, latency_ms: float, log) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.s3proxy", "--upstream", upstream,
+             "--port", str(self.port), "--latency-ms", str(latency_ms)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_http(self.url + "/__proxy__/counts", self.proc)
+
+    def latency(self, ms: float) -> None:
+        requests.post(f"{self.url}/__proxy__/latency?ms={ms}", timeout=5)
+
+    def counts(self) -> dict[str, int]:
+        return requests.get(self.url + "/__proxy__/counts", timeout=5).json()
+
+    def reset(self) -> None:
+        requests.post(self.url + "/__proxy__/reset", timeout=5)
+
+
+class Target:
+    """A WebDAV server under test; `url` ends without a slash."""
+
+    name: str
+    url: str
+    proc: subprocess.Popen
+
+    def settle(self, proxy: Proxy, timeout: float = 120) -> float:
+        """Wait until background uploads reached S3; seconds waited."""
+        return 0.0
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+class S3dav(Target):
+    def __init__(self, name, endpoint, bucket, workdir: Path, log, *, write_back: bool) -> None:
+        self.name = name
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        cfg = {
+            "server": {"host": "127.0.0.1", "port": port},
+            "s3": {"endpoint_url": endpoint},
+            "shares": [{"path": "/", "bucket": bucket}],
+            "cache": {"dir": str(workdir / "cache"), "write_back": write_back},
+            "logging": {"level": "warning"},
+        }
+        path = workdir / "s3dav.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "s3dav", "serve", "--config", str(path)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDS},
+        )  # fmt: skip
+        wait_http(self.url + "/healthz", self.proc)
+        self.write_back = write_back
+
+    def settle(self, proxy: Proxy, timeout: float = 300) -> float:
+        if not self.write_back:
+            return 0.0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            text = requests.get(self.url + "/metrics", timeout=5).text
+            pending = [ln for ln in text.splitlines() if ln.startswith("s3dav_uploads_pending ")]
+            if pending and float(pending[0].split()[1]) == 0:
+                return time.monotonic() - t0
+            time.sleep(0.05)
+        raise TimeoutError("write-back uploads did not finish")
+
+
+class Rclone(Target):
+    def __init__(self, name, endpoint, bucket, workdir: Path, log, *, mode: str) -> None:
+        self.name = name
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        remote = (
+            f":s3,provider=Other,endpoint='{endpoint}',access_key_id=testing,"
+            f"secret_access_key=testing,force_path_style=true:{bucket}"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}  # rclone refuses it
+        self.proc = subprocess.Popen(
+            ["rclone", "serve", "webdav", remote, "--addr", f"127.0.0.1:{port}",
+             "--vfs-cache-mode", mode, "--cache-dir", str(workdir / "rclone-cache"),
+             "--config", "/dev/null", "--log-level", "ERROR"],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        wait_http(self.url + "/", self.proc)
+        self.mode = mode
+
+    def settle(self, proxy: Proxy, timeout: float = 300) -> float:
+        """vfs full writes back ~5 s after the last change: wait for the proxy to go quiet."""
+        if self.mode != "full":
+            return 0.0
+        t0 = time.monotonic()
+        last, quiet_since = None, time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            now = proxy.counts()
+            if now != last:
+                last, quiet_since = now, time.monotonic()
+            elif time.monotonic() - quiet_since > 8:
+                return quiet_since - t0
+            time.sleep(0.2)
+        raise TimeoutError("rclone write-back did not finish")
+
+
+def make_target(name, endpoint, bucket, workdir, log) -> Target:
+    if name == "s3dav-wt":
+        return S3dav(name, endpoint, bucket, workdir, log, write_back=False)
+    if name == "s3dav-wb":
+        return S3dav(name, endpoint, bucket, workdir, log, write_back=True)
+    if name == "rclone-off":
+        return Rclone(name, endpoint, bucket, workdir, log, mode="off")
+    if name == "rclone-full":
+        return Rclone(name, endpoint, bucket, workdir, log, mode="full")
+    raise ValueError(name)
+
+
+# ------------------------------------------------------------------ scenarios
+class Runner:
+    def __init__(self, target, proxy: Proxy, direct, bucket: str, big: Path) -> None:
+        self.t = target
+        self.proxy = proxy
+        self.direct = direct  # boto3 straight to moto: setup that is not measured
+        self.bucket = bucket
+        self.big = big
+        self.http = requests.Session()
+        self.rows: list[dict] = []
+
+    def req(self, method: str, path: str, **kw) -> requests.Response:
+        r = self.http.request(method, self.t.url + path, timeout=600, **kw)
+        if r.status_code >= 400:
+            raise RuntimeError(f"{self.t.name}: {method} {path} -> {r.status_code} {r.text[:200]}")
+        return r
+
+    def propfind(self, path: str) -> int:
+        r = self.req("PROPFIND", path, headers={"Depth": "1"}, data=PROPFIND_BODY)
+        return r.text.count("<D:response>") + r.text.count("<d:response>")
+
+    def phase(self, scenario: str, phase: str, fn, *, settle: bool = False, mib: float = 0):
+        self.proxy.reset()
+        t0 = time.monotonic()
+        error = None
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - reported in the table, the run goes on
+            error = str(exc)[:200]
+        wall = time.monotonic() - t0
+        bg = self.t.settle(self.proxy) if settle and error is None else 0.0
+        counts = self.proxy.counts()
+        row = {
+            "target": self.t.name,
+            "scenario": scenario,
+            "phase": phase,
+            "wall_s": round(wall, 3),
+            "background_s": round(bg, 3),
+            "s3_requests": sum(counts.values()),
+            "by_kind": counts,
+        }
+        if error:
+            row["error"] = error
+            print(f"  {self.t.name:12} {scenario}:{phase} FAILED: {error}", flush=True)
+        elif mib:
+            row["mib_per_s"] = round(mib / wall, 1)
+        self.rows.append(row)
+        print(
+            f"  {self.t.name:12} {scenario}:{phase:14} {wall:8.2f}s"
+            f"{f' (+{bg:.1f}s bg)' if bg else '':14} S3 {row['s3_requests']:5} {counts}",
+            flush=True,
+        )
+        return row
+
+    def put_straight(self, keys: list[str]) -> None:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda k: self.direct.put_object(Bucket=self.bucket, Key=k, Body=SMALL),
+                          keys))  # fmt: skip
+
+    def setup(self, scenarios: str) -> None:
+        """Objects other tools wrote, in S3 before the server starts."""
+        keys = []
+        if "d" in scenarios:
+            keys += [f"d/o{i:05d}.txt" for i in range(2000)]
+        if "e" in scenarios:
+            keys += [f"e/src/m{i:02d}.txt" for i in range(50)]
+        if "f" in scenarios:
+            keys += [f"f/d{i:02d}/x{j:02d}.txt" for i in range(20) for j in range(20)]
+        self.put_straight(keys)
+
+    def run(self, scenarios: str) -> list[dict]:
+        names = [f"f{i:03d}.txt" for i in range(200)]
+        if "a" in scenarios or "b" in scenarios:
+            self.req("MKCOL", "/a/")
+
+            def put_all():
+                for n in names:
+                    self.req("PUT", f"/a/{n}", data=SMALL)
+
+            self.phase("a", "put 200x4KiB", put_all, settle=True)
+            self.phase("a", "propfind cold", lambda: self.propfind("/a/"))
+            self.phase("a", "propfind warm5", lambda: [self.propfind("/a/") for _ in range(5)])
+        if "b" in scenarios:
+            for i in (1, 2):
+                self.phase(
+                    "b", f"get 200 #{i}", lambda: [self.req("GET", f"/a/{n}") for n in names]
+                )
+        if "c" in scenarios:
+            mib = self.big.stat().st_size / MIB
+
+            def put_big():
+                with open(self.big, "rb") as f:
+                    self.req("PUT", "/big.bin", data=f)
+
+            def get_big():
+                got = 0
+                with self.http.get(self.t.url + "/big.bin", stream=True, timeout=600) as r:
+                    r.raise_for_status()
+                    for chunk in r.iter_content(MIB):
+                        got += len(chunk)
+                assert got == self.big.stat().st_size, got
+
+            self.phase("c", f"put {mib:.0f}MiB", put_big, settle=True, mib=mib)
+            self.phase("c", f"get {mib:.0f}MiB", get_big, mib=mib)
+        if "d" in scenarios:
+            self.phase("d", "propfind cold", lambda: self.propfind("/d/"))
+            self.phase("d", "propfind warm", lambda: self.propfind("/d/"))
+        if "e" in scenarios:
+            self.propfind("/e/")  # the client sees the folder before moving it
+            dest = {"Destination": self.t.url + "/e/dst/"}
+            self.phase("e", "move 50", lambda: self.req("MOVE", "/e/src/", headers=dest))
+        if "f" in scenarios:
+
+            def walk():
+                self.propfind("/f/")
+                for i in range(20):
+                    self.propfind(f"/f/d{i:02d}/")
+
+            self.phase("f", "walk cold", walk)
+            self.phase("f", "walk warm", walk)
+        return self.rows
+
+
+def boto3_baseline(proxy: Proxy, bucket: str, big: Path) -> list[dict]:
+    """(c) straight through the proxy with boto3's own transfer manager."""
+    client = boto3.client(
+        "s3", endpoint_url=proxy.url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    cfg = TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB)
+    mib = big.stat().st_size / MIB
+    rows = []
+    for phase, fn in (
+        (f"put {mib:.0f}MiB", lambda: client.upload_file(str(big), bucket, "base.bin", Config=cfg)),
+        (
+            f"get {mib:.0f}MiB",
+            lambda: client.download_file(bucket, "base.bin", str(big) + ".down", Config=cfg),
+        ),
+    ):
+        proxy.reset()
+        t0 = time.monotonic()
+        fn()
+        wall = time.monotonic() - t0
+        counts = proxy.counts()
+        rows.append({
+            "target": "boto3-direct", "scenario": "c", "phase": phase, "wall_s": round(wall, 3),
+            "background_s": 0.0, "s3_requests": sum(counts.values()), "by_kind": counts,
+            "mib_per_s": round(mib / wall, 1),
+        })  # fmt: skip
+        print(f"  boto3-direct c:{phase:14} {wall:8.2f}s  {mib / wall:.1f} MiB/s", flush=True)
+    Path(str(big) + ".down").unlink(missing_ok=True)
+    return rows
+
+
+# ------------------------------------------------------------------ reporting
+def find(rows: list[dict], target: str, scenario: str, phase: str) -> dict | None:
+    for r in rows:
+        if (r["target"], r["scenario"], r["phase"]) == (target, scenario, phase):
+            return r
+    return None
+
+
+def table(rows: list[dict]) -> str:
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    latencies = list(dict.fromkeys(r["latency_ms"] for r in rows))
+    out = []
+    for lat in latencies:
+        sub = [r for r in rows if r["latency_ms"] == lat]
+        phases = list(dict.fromkeys((r["scenario"], r["phase"]) for r in sub))
+        ts = [t for t in targets if any(r["target"] == t for r in sub)]
+        out.append(f"\n### {lat:g} ms added latency per S3 request\n")
+        out.append("| scenario | " + " | ".join(ts) + " |")
+        out.append("|---|" + "---|" * len(ts))
+        for sc, ph in phases:
+            cells = []
+            for t in ts:
+                r = find(sub, t, sc, ph)
+                if r is None:
+                    cells.append("")
+                    continue
+                if r.get("error"):
+                    cells.append("failed")
+                    continue
+                cell = f"{r['wall_s']:.2f} s"
+                if r.get("background_s"):
+                    cell += f" (+{r['background_s']:.1f} s bg)"
+                if r.get("mib_per_s"):
+                    cell += f", {r['mib_per_s']:.0f} MiB/s"
+                cell += f" / {r['s3_requests']} req"
+                cells.append(cell)
+            out.append(f"| ({sc}) {ph} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def chart(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lat = max(r["latency_ms"] for r in rows)
+    sub = [r for r in rows if r["latency_ms"] == lat and r["target"] != "boto3-direct"]
+    phases = list(dict.fromkeys((r["scenario"], r["phase"]) for r in sub))
+    targets = list(dict.fromkeys(r["target"] for r in sub))
+    colors = {"s3dav-wt": "#1f77b4", "s3dav-wb": "#6baed6", "rclone-off": "#d62728",
+              "rclone-full": "#ff9896"}  # fmt: skip
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(14, 9), sharex=True)
+    width = 0.8 / len(targets)
+    for i, t in enumerate(targets):
+        xs, walls, reqs = [], [], []
+        for j, (sc, ph) in enumerate(phases):
+            r = find(sub, t, sc, ph)
+            if r is None:
+                continue
+            xs.append(j + i * width)
+            walls.append(max(r["wall_s"], 1e-3))
+            reqs.append(max(r["s3_requests"], 0.5))
+        ax1.bar(xs, walls, width, label=t, color=colors.get(t))
+        ax2.bar(xs, reqs, width, label=t, color=colors.get(t))
+    ax1.set_yscale("log")
+    ax1.set_ylabel("wall time, s (log)")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("S3 requests (log)")
+    ax2.set_xticks([j + 0.4 - width / 2 for j in range(len(phases))])
+    ax2.set_xticklabels([f"({s}) {p}" for s, p in phases], rotation=35, ha="right")
+    ax1.legend()
+    ax1.set_title(f"s3dav vs rclone serve webdav, {lat:g} ms added S3 latency (lower is better)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="s3dav vs rclone serve webdav")
+    ap.add_argument("--latency", default="50,0", help="added ms per S3 request, comma-separated")
+    ap.add_argument("--targets", default=",".join(ALL_TARGETS))
+    ap.add_argument("--scenarios", default="abcdef")
+    ap.add_argument("--big-mib", type=int, default=256)
+    ap.add_argument("--out", default=str(RESULTS))
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="s3dav-bench-"))
+    log = open(work / "servers.log", "wb")  # noqa: SIM115
+    moto_port = free_port()
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDS},
+    )  # fmt: skip
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    procs = [moto]
+    rows: list[dict] = []
+    try:
+        wait_http(moto_url + "/moto-api/", moto)
+        proxy = Proxy(moto_url, 0, log)
+        procs.append(proxy.proc)
+        direct = boto3.client(
+            "s3", endpoint_url=moto_url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        big = work / "big.bin"
+        with open(big, "wb") as f:
+            for _ in range(a.big_mib):
+                f.write(os.urandom(MIB))
+        print(f"work dir {work}; big file md5 {hashlib.md5(big.read_bytes()).hexdigest()}")
+        for lat in [float(x) for x in a.latency.split(",")]:
+            proxy.latency(lat)
+            print(f"\n== {lat:g} ms added latency ==", flush=True)
+            for name in a.targets.split(","):
+                bucket = f"bench-{uuid.uuid4().hex[:10]}"
+                direct.create_bucket(Bucket=bucket)
+                tdir = work / f"{name}-{lat:g}"
+                tdir.mkdir()
+                runner = Runner(None, proxy, direct, bucket, big)
+                runner.setup(a.scenarios)
+                target = runner.t = make_target(name, proxy.url, bucket, tdir, log)
+                try:
+                    for r in runner.run(a.scenarios):
+                        rows.append({**r, "latency_ms": lat})
+                finally:
+                    target.stop()
+                    shutil.rmtree(tdir, ignore_errors=True)
+                requests.post(moto_url + "/moto-api/reset", timeout=30)  # free moto's memory
+            if "c" in a.scenarios:
+                bucket = f"bench-{uuid.uuid4().hex[:10]}"
+                direct.create_bucket(Bucket=bucket)
+                for r in boto3_baseline(proxy, bucket, big):
+                    rows.append({**r, "latency_ms": lat})
+                requests.post(moto_url + "/moto-api/reset", timeout=30)
+    finally:
+        for p in reversed(procs):
+            stop(p)
+        log.close()
+    text = table(rows)
+    print(text)
+    meta = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "rclone": subprocess.run(
+            ["rclone", "version"], capture_output=True, text=True
+        ).stdout.splitlines()[0],
+        "args": vars(a),
+    }
+    (out / "latest.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    (out / "latest.md").write_text(
+        f"Run {meta['when']}, {meta['rclone']}, args {a.latency} ms / {a.targets} / "
+        f"{a.scenarios} / {a.big_mib} MiB. Cells: wall time / S3 requests at the proxy.\n" + text
+    )
+    try:
+        chart(rows, out / "latest.png")
+    except ImportError:
+        print("matplotlib missing: pip install 's3dav[bench]' for the chart")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,430 @@
+"""Write-back uploads (`cache.write_back: true`): answer PUT once the body is safe on disk.
+
+A PUT streams its body into `<dir>/<id>.up`; when the body is complete the
+journal record (bucket, key, type, metadata, size, MD5, as JSON) is appended
+behind it with its length and a magic trailer, the file is fsync'd and so is
+the folder. Only then is the PUT answered. Background workers upload journalled
+bodies to S3 with retries and delete the file when S3 has the object. At start
+every file with a valid trailer is uploaded again, so a restart, also after
+kill -9, loses nothing that was answered; a file without one was never
+answered and is removed.
+
+Until S3 has it, the file is seen through the read-your-writes overlay (its
+ETag is the body's MD5) and read from the journalled body.
+
+Ordering: records carry a sequence number; of two pending uploads of the same
+key only the newer is sent. Operations that need the object in S3 (COPY, MOVE,
+DELETE, PROPPATCH) first `flush()` the keys they touch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import logging
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from s3dav.upload import StreamingUpload, UploadError, UploadResult
+
+_log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+MAGIC = b"S3DAVWB1"
+TRAILER = struct.Struct(">Q8s")  # record length, magic
+_ids = itertools.count()
+
+
+def new_id() -> str:
+    """Unique per process and across restarts (time-based), cheap (no urandom)."""
+    return f"{time.time_ns():x}-{os.getpid():x}-{next(_ids):x}"
+
+
+def read_record(path: Path) -> dict | None:
+    """The journal record at the end of an upload file, or None if it has none."""
+    try:
+        with open(path, "rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            if end < TRAILER.size:
+                return None
+            f.seek(end - TRAILER.size)
+            length, magic = TRAILER.unpack(f.read(TRAILER.size))
+            if magic != MAGIC or length > end - TRAILER.size:
+                return None
+            f.seek(end - TRAILER.size - length)
+            record = json.loads(f.read(length))
+    except (OSError, ValueError):
+        return None
+    if record.get("size") != end - TRAILER.size - length:
+        return None
+    return record
+
+
+class BodyReader(io.RawIOBase):
+    """The body part of an upload file (its journal record hidden), seekable."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        super().__init__()
+        self._f = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self.size = size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._f.tell(), io.SEEK_END: self.size}[whence]
+        return self._f.seek(max(0, base + offset))
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self._f.tell()
+        if left <= 0:
+            return b""
+        return self._f.read(left if n is None or n < 0 else min(n, left))
+
+    def readinto(self, buf) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+@dataclass
+class Job:
+    id: str
+    seq: int
+    bucket: str
+    key: str
+    content_type: str
+    metadata: dict
+    size: int
+    md5_hex: str
+    created: float
+
+    @property
+    def etag(self) -> str:
+        return self.md5_hex
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class WriteBackUpload:
+    """The file object a write-back PUT writes into (same surface as StreamingUpload)."""
+
+    def __init__(self, wb: WriteBack, bucket: str, key: str, content_type: str, metadata: dict):
+        self.wb = wb
+        self.bucket = bucket
+        self.key = key
+        self.content_type = content_type
+        self.metadata = dict(metadata)
+        self.id = new_id()
+        self.path = wb.dir / f"{self.id}.up"
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self._md5 = hashlib.md5()
+        self._size = 0
+        self.exact_size: int | None = None
+        self.tee = None
+        self.result: UploadResult | None = None
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._file.write(data)
+        self._md5.update(data)
+        self._size += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        """Make the body durable and journal it; the PUT may be answered after this."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.exact_size is not None and self._size != self.exact_size:
+                raise UploadError(
+                    f"body of {self.key} ended after {self._size} of {self.exact_size} bytes"
+                )
+            job = self.wb.journal(self, self._file)
+            self._file.close()
+        except BaseException:
+            self.abort()
+            raise
+        self.result = UploadResult(
+            etag=job.md5_hex,
+            size=job.size,
+            md5_hex=job.md5_hex,
+            last_modified=job.created,
+            multipart=False,
+        )
+
+    def abort(self) -> None:
+        self.closed = True
+        try:
+            self._file.close()
+        except Exception:  # noqa: BLE001
+            pass
+        self.path.unlink(missing_ok=True)
+
+
+class WriteBack:
+    """The journal and the background uploaders."""
+
+    def __init__(
+        self,
+        directory: Path,
+        client,
+        *,
+        part_size: int,
+        threshold: int,
+        workers: int = 4,
+        metrics=None,
+        on_uploaded: Callable[[Job, UploadResult, Path], None] | None = None,
+    ) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.client = client
+        self.part_size = part_size
+        self.threshold = threshold
+        self.metrics = metrics
+        self.on_uploaded = on_uploaded
+        self.on_pending: Callable[[Job], None] | None = None
+        self._lock = threading.Condition()
+        self._jobs: dict[str, Job] = {}
+        self._queue: list[str] = []
+        self._seq = time.time_ns()
+        self._stop = threading.Event()
+        self._active: set[str] = set()  # job ids being uploaded now
+        self._parts = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3dav-wb-part")
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"s3dav-wb-{i}", daemon=True)
+            for i in range(workers)
+        ]
+
+    # -- journal ----------------------------------------------------------------
+    def new_upload(self, bucket: str, key: str, content_type: str, metadata: dict):
+        return WriteBackUpload(self, bucket, key, content_type, metadata)
+
+    def journal(self, up: WriteBackUpload, f) -> Job:
+        """Append the record behind the body and make both durable (2 fsyncs)."""
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        job = Job(
+            id=up.id,
+            seq=seq,
+            bucket=up.bucket,
+            key=up.key,
+            content_type=up.content_type,
+            metadata=up.metadata,
+            size=up._size,
+            md5_hex=up._md5.hexdigest(),
+            created=time.time(),
+        )
+        record = json.dumps(asdict(job)).encode()
+        f.write(record + TRAILER.pack(len(record), MAGIC))
+        f.flush()
+        os.fsync(f.fileno())
+        fsync_dir(self.dir)
+        self._add(job)
+        return job
+
+    def _add(self, job: Job) -> None:
+        with self._lock:
+            self._jobs[job.id] = job
+            self._queue.append(job.id)
+            self._gauge(+1)
+            self._lock.notify_all()
+
+    def _gauge(self, change: int) -> None:
+        # inc/dec, not set: the middleware also counts PUT bodies still arriving.
+        if self.metrics is not None:
+            self.metrics.uploads_pending.inc(change)
+
+    def path(self, job: Job) -> Path:
+        return self.dir / f"{job.id}.up"
+
+    def recover(self) -> list[Job]:
+        """Journalled uploads left by an earlier run (also after kill -9)."""
+        jobs = []
+        for path in sorted(self.dir.glob("*.up")):
+            record = read_record(path)
+            if record is None:
+                path.unlink(missing_ok=True)  # never answered: the client saw an error
+                continue
+            try:
+                jobs.append(Job(**record))
+            except TypeError as exc:
+                _log.error(
+                    "write-back: unreadable journal record in %s (%s); kept aside", path, exc
+                )
+                path.rename(path.with_suffix(".bad"))
+        jobs.sort(key=lambda j: j.seq)
+        if jobs:
+            self._seq = max(self._seq, jobs[-1].seq)
+            _log.warning("write-back: resuming %d journalled uploads", len(jobs))
+        for job in jobs:
+            self._add(job)
+        return jobs
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    # -- reading and waiting --------------------------------------------------------
+    def pending(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def open_pending(self, bucket: str, key: str, etag: str):
+        """The journalled body of a pending upload with this ETag, opened, or None."""
+        with self._lock:
+            jobs = [
+                j for j in self._jobs.values() if (j.bucket, j.key, j.etag) == (bucket, key, etag)
+            ]
+            for job in sorted(jobs, key=lambda j: -j.seq):
+                try:
+                    return BodyReader(self.path(job), job.size)
+                except OSError:
+                    continue
+        return None
+
+    def flush(self, bucket: str, prefix: str, timeout: float = 120.0) -> None:
+        """Wait until no upload of a key starting with `prefix` is pending."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while any(j.bucket == bucket and j.key.startswith(prefix) for j in self._jobs.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"uploads below s3://{bucket}/{prefix} still pending")
+                self._lock.wait(min(left, 1.0))
+
+    # -- background ---------------------------------------------------------------
+    def _next(self) -> Job | None:
+        with self._lock:
+            while not self._stop.is_set():
+                busy = {(j.bucket, j.key) for j in self._jobs.values() if j.id in self._active}
+                for i, job_id in enumerate(self._queue):
+                    job = self._jobs.get(job_id)
+                    if job is None:
+                        del self._queue[i]
+                        break
+                    if (job.bucket, job.key) in busy:
+                        continue
+                    del self._queue[i]
+                    self._active.add(job.id)
+                    return job
+                else:
+                    self._lock.wait(1.0)
+            return None
+
+    def _worker(self) -> None:
+        while not self._stop.is_set():
+            job = self._next()
+            if job is None:
+                return
+            try:
+                self._run(job)
+            finally:
+                with self._lock:
+                    self._active.discard(job.id)
+                    self._lock.notify_all()
+
+    def _superseded(self, job: Job) -> bool:
+        with self._lock:
+            return any(
+                (j.bucket, j.key) == (job.bucket, job.key) and j.seq > job.seq
+                for j in self._jobs.values()
+            )
+
+    def _run(self, job: Job) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            if self._superseded(job):
+                _log.info("write-back: s3://%s/%s superseded by a newer PUT", job.bucket, job.key)
+                self._finish(job)
+                return
+            t0 = time.monotonic()
+            try:
+                result = self._upload(job)
+            except Exception as exc:  # noqa: BLE001 - retried until it lands
+                if self.on_pending is not None and not self._superseded(job):
+                    self.on_pending(job)  # keep it in the overlay while S3 is away
+                _log.warning(
+                    "write-back: upload of s3://%s/%s failed (%s); retrying in %.0f s",
+                    job.bucket, job.key, exc, delay,
+                )  # fmt: skip
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            body = self.path(job)
+            if self.on_uploaded is not None and not self._superseded(job):
+                try:
+                    self.on_uploaded(job, result, body)
+                except Exception as exc:  # noqa: BLE001
+                    _log.warning("write-back: after uploading %s: %s", job.key, exc)
+            self._finish(job)
+            _log.info(
+                "write-back: s3://%s/%s uploaded in %.2f s, %d pending",
+                job.bucket, job.key, time.monotonic() - t0, len(self._jobs),
+            )  # fmt: skip
+            return
+
+    def _upload(self, job: Job) -> UploadResult:
+        up = StreamingUpload(
+            self.client,
+            job.bucket,
+            job.key,
+            content_type=job.content_type,
+            metadata=job.metadata,
+            part_size=self.part_size,
+            threshold=self.threshold,
+            expected_size=job.size,
+            executor=self._parts,
+        )
+        up.exact_size = job.size
+        try:
+            with BodyReader(self.path(job), job.size) as f:
+                while data := f.read(CHUNK):
+                    up.write(data)
+        except BaseException:
+            up.abort()
+            raise
+        up.close()
+        return up.result
+
+    def _finish(self, job: Job) -> None:
+        with self._lock:
+            if self._jobs.pop(job.id, None) is not None:
+                self._gauge(-1)
+            self._lock.notify_all()
+        self.path(job).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        n = len(self._jobs)
+        if n:
+            _log.warning("write-back: %d uploads still pending; they resume at the next start", n)
+        self._parts.shutdown(wait=False, cancel_futures=True)
