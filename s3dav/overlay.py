@@ -43,6 +43,20 @@ class Overlay:
             self._deleted.pop(info.key, None)
         self._changed(info.key)
 
+    def put_file_if(self, info: FileInfo, expect_etag: str) -> bool:
+        """Record `info` only if the key's entry is still the upload `expect_etag`.
+
+        Lets a finished upload refine its own entry (e.g. a new ETag after the
+        MD5 self-copy) without undoing a newer upload of the same key.
+        """
+        with self._lock:
+            current = self._files.get(info.key)
+            if current is not None and current[0].etag != expect_etag:
+                return False
+            self._files[info.key] = (info, time.time())
+            self._deleted.pop(info.key, None)
+            return True
+
     def put_dir(self, dir_key: str) -> None:
         with self._lock:
             self._dirs[dir_key] = time.time()

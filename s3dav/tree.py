@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from botocore.exceptions import ClientError
 
 from s3dav.contentcache import ContentCache
+from s3dav.keylocks import KeyLocks
 from s3dav.keys import (
     DIR_MODE,
     DIRECTORY_CONTENT_TYPE,
@@ -91,6 +92,7 @@ class S3Tree:
         self.executor = executor
         self.listings = ListingCache(settings.listing_ttl)
         self.overlay = Overlay(settings.overlay_ttl)
+        self._commit_locks = KeyLocks()
 
     # ------------------------------------------------------------------ reading
     def listing(self, dir_key: str) -> Listing:
@@ -248,7 +250,22 @@ class S3Tree:
         )
         if self.content is not None:
             upload.tee = self.content.new_tee(self.settings.multipart_threshold)
+        upload.commit_lock = self._commit_locks.lock(key)
+        upload.on_commit = self._record_commit
         return upload
+
+    def _record_commit(self, upload: StreamingUpload) -> None:
+        """Inside the key's commit lock: the overlay shows what S3 now holds."""
+        result = upload.result
+        self.overlay.put_file(
+            FileInfo(
+                key=upload.key,
+                size=result.size,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                md5=result.md5_hex,
+            )
+        )
 
     def upload_done(self, upload: StreamingUpload) -> FileInfo:
         """Record a finished upload so that it is seen at once."""
@@ -276,7 +293,10 @@ class S3Tree:
             ),
             meta,
         )
-        self.overlay.put_file(info)
+        if isinstance(upload, WriteBackUpload):
+            self.overlay.put_file(info)
+        else:  # unless a newer upload of this key has committed since
+            self.overlay.put_file_if(info, expect_etag=result.etag)
         return info
 
     def _store_md5(self, upload: StreamingUpload, result: UploadResult) -> str:

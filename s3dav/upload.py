@@ -10,6 +10,7 @@ failed or abandoned upload leaves the old object as it was.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import threading
@@ -83,6 +84,11 @@ class StreamingUpload:
         self._upload_id: str | None = None
         self._parts: list[tuple[int, Future]] = []
         self._slots = threading.BoundedSemaphore(max_inflight)
+        # Set by the tree: commits of one key are serialised under commit_lock and
+        # recorded by on_commit inside it, so the gateway's view of a key always
+        # matches the upload S3 committed last (two PUTs racing on one key).
+        self.commit_lock = contextlib.nullcontext()
+        self.on_commit = None
         self._own_executor = False
         self.result: UploadResult | None = None
         self.closed = False
@@ -119,13 +125,16 @@ class StreamingUpload:
                 raise IncompleteBody(
                     f"body of {self.key} ended after {self._size} of {self.exact_size} bytes"
                 )
-            if self._upload_id is None:
-                self._put_single()
-            else:
-                if self._buf or not self._parts:
-                    self._send_part(bytes(self._buf))
-                    self._buf = bytearray()
-                self._complete()
+            if self._upload_id is not None and (self._buf or not self._parts):
+                self._send_part(bytes(self._buf))
+                self._buf = bytearray()
+            with self.commit_lock:
+                if self._upload_id is None:
+                    self._put_single()
+                else:
+                    self._complete()
+                if self.on_commit is not None:
+                    self.on_commit(self)
         except BaseException:
             self.abort()
             raise

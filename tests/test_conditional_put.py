@@ -85,18 +85,30 @@ def test_check_then_write_fallback_when_conditional_writes_are_off(make_gateway,
     assert s3_bytes(s3, bucket, "b.txt") == b"mine"
 
 
-def test_get_follows_a_replace_behind_the_gateways_view(make_gateway, bucket, s3):
-    """Headers and bytes of one version, even when the cached listing is stale."""
+def test_get_serves_one_version_and_follows_a_replace_after_the_ttl(make_gateway, bucket, s3):
+    """Headers and bytes of one version: the known one within the TTL, the new one after.
+
+    DESIGN.md 5: a cached file is served without an S3 call while the metadata says its
+    ETag is unchanged; a replace behind the gateway's back shows once the listing expires.
+    """
+    import time
+
     s3.put_object(Bucket=bucket, Key="a.txt", Body=b"one")
-    gw = gateway(make_gateway, bucket)
-    assert gw.request("GET", "/a.txt").content == b"one"  # listing cached for 1 h
+    gw = make_gateway(bucket, config={"cache": {"metadata_ttl": "2s"}})
+    first = gw.request("GET", "/a.txt")
+    assert first.content == b"one"
     s3.put_object(Bucket=bucket, Key="a.txt", Body=b"a longer second version")
+    r = gw.request("GET", "/a.txt")  # within the TTL: the version the gateway knows, whole
+    assert r.content == b"one" and r.headers["ETag"] == first.headers["ETag"]
+    assert r.headers["Content-Length"] == "3"
+    time.sleep(2.5)
     r = gw.request("GET", "/a.txt")
     assert r.status_code == 200
     assert r.content == b"a longer second version"
     assert r.headers["Content-Length"] == str(len(r.content))
     assert r.headers["ETag"].strip('"') == etag_of(s3, bucket, "a.txt").strip('"')
     s3.delete_object(Bucket=bucket, Key="a.txt")
+    time.sleep(2.5)
     assert gw.request("GET", "/a.txt").status_code == 404
 
 

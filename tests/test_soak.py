@@ -40,7 +40,8 @@ def test_soak_12_clients_with_a_fifth_of_s3_requests_failing(make_gateway, bucke
     assert result.failures == [], result.failures[:10]
     assert sum(result.ops.values()) == 12 * 15
     assert check_store(result, s3, bucket, gw.url) == []
-    assert sum(injected.values()) >= 20, injected
+    # GETs answered from the content cache send nothing to S3, so fewer faults land.
+    assert sum(injected.values()) >= 10, injected
     print(
         f"\nsoak with faults: {dict(result.ops)} in {result.seconds:.1f}s; faults injected "
         f"{injected} in {proxy.requests} S3 requests; failed 0, lost or corrupted 0"

@@ -1,0 +1,64 @@
+"""Unit tests of the read-your-writes overlay and per-key commit locks (no S3)."""
+
+import threading
+import time
+
+from s3dav.keylocks import KeyLocks
+from s3dav.listing import FileInfo, Listing
+from s3dav.overlay import Overlay
+
+
+def _info(key, etag, t=None):
+    return FileInfo(key=key, size=1, etag=etag, last_modified=t or time.time())
+
+
+def test_own_write_and_delete_show_in_a_stale_listing():
+    ov = Overlay()
+    stale = Listing(dir_key="d/", files={"old": _info("d/old", "e0", 1000.0)})
+    ov.put_file(_info("d/new", "e1"))
+    ov.delete_file("d/old")
+    merged = ov.apply(stale)
+    assert set(merged.files) == {"new"}
+
+
+def test_put_file_if_never_undoes_a_newer_upload():
+    ov = Overlay()
+    ov.put_file(_info("k", "first"))
+    ov.put_file(_info("k", "second"))  # a later commit of the same key
+    assert not ov.put_file_if(_info("k", "first-after-md5-copy"), expect_etag="first")
+    merged = ov.apply(Listing(dir_key=""))
+    assert merged.files["k"].etag == "second"
+    assert ov.put_file_if(_info("k", "second-after-md5-copy"), expect_etag="second")
+    assert ov.apply(Listing(dir_key="")).files["k"].etag == "second-after-md5-copy"
+
+
+def test_deleted_tree_hides_lagging_entries_until_rewritten():
+    ov = Overlay()
+    lagging = Listing(dir_key="", dirs={}, files={})
+    from s3dav.listing import DirInfo
+
+    lagging.dirs["gone"] = DirInfo(key="gone/")
+    ov.delete_tree("gone/")
+    assert "gone" not in ov.apply(lagging).dirs
+    ov.put_dir("gone/")
+    assert "gone" in ov.apply(lagging).dirs
+
+
+def test_key_locks_serialise_one_key_and_clean_up():
+    locks = KeyLocks()
+    order = []
+
+    def worker(n):
+        with locks.lock("k"):
+            order.append(("in", n))
+            time.sleep(0.01)
+            order.append(("out", n))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(0, len(order), 2):  # never two holders at once
+        assert order[i][0] == "in" and order[i + 1] == ("out", order[i][1])
+    assert locks._locks == {}
