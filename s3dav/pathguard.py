@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from s3dav.keys import MAX_KEY_BYTES
+from s3dav.keys import MAX_KEY_BYTES, BadPath, validate_segments
 
 
 class UnsafePath(ValueError):
@@ -26,20 +26,10 @@ def check_raw_path(raw: str) -> None:
         raise UnsafePath("invalid percent-encoding in path")
     if len(decoded.encode("utf-8")) > MAX_KEY_BYTES + 256:
         raise UnsafePath("path is too long")
-    body = decoded[1:] if decoded.startswith("/") else decoded
-    if body.endswith("/"):
-        body = body[:-1]
-    if body == "":
-        return
-    for seg in body.split("/"):
-        if seg == "":
-            raise UnsafePath("empty path segment (//)")
-        if seg in (".", ".."):
-            raise UnsafePath(f"path segment {seg!r} is not allowed")
-        if "\\" in seg:
-            raise UnsafePath("backslash in path")
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in seg):
-            raise UnsafePath("control character in path")
+    try:
+        validate_segments(decoded)  # the same segment rules as every key
+    except BadPath as exc:
+        raise UnsafePath(str(exc)) from None
 
 
 def _bad_escape(raw: str) -> bool:
