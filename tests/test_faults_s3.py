@@ -149,6 +149,22 @@ def test_cached_listing_during_outage_gives_503_for_reads_never_a_cut_200(
     assert gw.request("GET", "/a.txt").content == b"a" * 5000
 
 
+def test_reads_the_cache_can_answer_keep_working_during_an_outage(make_gateway, bucket, s3, proxy):
+    """Content read once (in the content cache) is served while S3 is down."""
+    body = bytes(range(256)) * 40
+    s3.put_object(Bucket=bucket, Key="kept.bin", Body=body)
+    gw = make_gateway(bucket, config=fault_config(proxy, bucket))
+    assert gw.request("GET", "/kept.bin").content == body  # listing and blocks now cached
+    proxy.down = True
+    before = dict(proxy.faults)
+    r = gw.request("GET", "/kept.bin")
+    assert r.status_code == 200 and r.content == body
+    r = gw.request("GET", "/kept.bin", headers={"Range": "bytes=100-199"})
+    assert r.status_code == 206 and r.content == body[100:200]
+    assert dict(proxy.faults) == dict(before)  # nothing even tried to reach S3
+    proxy.down = False
+
+
 def test_stalled_s3_answers_503_within_the_read_timeout(make_gateway, bucket, s3, proxy):
     s3.put_object(Bucket=bucket, Key="a.txt", Body=b"a")
     cfg = fault_config(proxy, bucket, read_timeout=1, max_attempts=2)
