@@ -370,27 +370,11 @@ class S3File(_Common, DAVNonCollection):
             pending.seek(start)
             return pending  # write-back: not in S3 yet, served from the journal
         content = self.tree.content
+        source = (self.tree.client, self.tree.bucket, self.key, self.info.size, self.info.etag)
         if content is not None and content.enabled and self.info.etag:
-            reader = BlockReader(
-                content,
-                self.tree.client,
-                self.tree.bucket,
-                self.key,
-                self.info.size,
-                self.info.etag,
-                end_hint=end_hint,
-            )
-            reader.seek(start)
-            reader.open_now()
-            return reader
-        reader = RangedReader(
-            self.tree.client,
-            self.tree.bucket,
-            self.key,
-            self.info.size,
-            self.info.etag,
-            end_hint=end_hint,
-        )
+            reader = BlockReader(content, *source, end_hint=end_hint)
+        else:
+            reader = RangedReader(*source, end_hint=end_hint)
         reader.seek(start)
         reader.open_now()
         return reader
