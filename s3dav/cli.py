@@ -87,7 +87,9 @@ def _use_embedded(cfg: Config) -> object:
 def cmd_serve(args) -> int:
     from s3dav.app import build_gateway, serve_forever
     from s3dav.embedded import MissingDemoExtra
+    from s3dav.memory import tune_malloc
 
+    tune_malloc()  # before the big buffers of uploads and cache blocks come and go
     cfg = load(args.config, _flags(args))
     _setup_logging(cfg)
     embedded = None
