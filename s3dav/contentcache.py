@@ -28,7 +28,7 @@ from pathlib import Path
 import diskcache
 from botocore.exceptions import ClientError
 
-from s3dav.reader import ObjectChanged
+from s3dav.reader import ObjectChanged, ObjectReader
 
 _log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class ContentCache:
             self._cache.close()
 
 
-class BlockReader(io.RawIOBase):
+class BlockReader(ObjectReader):
     """A seekable reader over one object version, block by block through the cache.
 
     Blocks come from the cache when present and intact, else from one ranged
@@ -256,18 +256,8 @@ class BlockReader(io.RawIOBase):
         self._futures: dict[int, Future] = {}
         self._block: tuple[int, bytes] | None = None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
-        self._pos = max(0, base + offset)
+        self._pos = self._seek_target(offset, whence)
         return self._pos
 
     def read(self, n: int = -1) -> bytes:

@@ -17,7 +17,27 @@ class ObjectChanged(Exception):
     """The object was replaced while being read."""
 
 
-class RangedReader(io.RawIOBase):
+class ObjectReader(io.RawIOBase):
+    """Seek/tell bookkeeping shared by the readers of one S3 object version."""
+
+    size: int
+    _pos: int = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def _seek_target(self, offset: int, whence: int) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        return max(0, base + offset)
+
+
+class RangedReader(ObjectReader):
     def __init__(
         self, client, bucket: str, key: str, size: int, etag: str, end_hint: int | None = None
     ):
@@ -31,18 +51,8 @@ class RangedReader(io.RawIOBase):
         self._pos = 0
         self._body = None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
-        new = max(0, base + offset)
+        new = self._seek_target(offset, whence)
         if new != self._pos:
             self._drop_body()
             self._pos = new

@@ -58,6 +58,16 @@ class TreeSettings:
     conditional_writes: bool = True  # pass If-Match/If-None-Match on to S3
 
 
+def own_file_meta(metadata: dict[str, str], md5_hex: str, content_type: str) -> dict:
+    """What the MetaStore keeps for a file s3dav wrote itself (no HEAD ever needed)."""
+    return {
+        "mtime": parse_mtime(metadata.get("mtime")),
+        "mode": FILE_MODE,
+        "md5": md5_hex,
+        "content_type": content_type,
+    }
+
+
 def copy_part_size(size: int, part_size: int) -> int:
     """UploadPartCopy part size: at least part_size, at most 512 MiB, about ten parts."""
     return max(part_size, min(COPY_PART_MAX, size // 10))
@@ -270,12 +280,7 @@ class S3Tree:
     def upload_done(self, upload: StreamingUpload) -> FileInfo:
         """Record a finished upload so that it is seen at once."""
         result: UploadResult = upload.result
-        meta = {
-            "mtime": parse_mtime(upload.metadata.get("mtime")),
-            "mode": FILE_MODE,
-            "md5": result.md5_hex,
-            "content_type": upload.content_type,
-        }
+        meta = own_file_meta(upload.metadata, result.md5_hex, upload.content_type)
         etag = result.etag
         if not isinstance(upload, WriteBackUpload):  # write-back: stored when it reaches S3
             if result.multipart:
@@ -389,12 +394,7 @@ class S3Tree:
 
     def uploaded(self, job: Job, result: UploadResult, body_path) -> None:
         """A write-back upload reached S3: show its real ETag, cache its bytes."""
-        meta = {
-            "mtime": parse_mtime(job.metadata.get("mtime")),
-            "mode": FILE_MODE,
-            "md5": job.md5_hex,
-            "content_type": job.content_type,
-        }
+        meta = own_file_meta(job.metadata, job.md5_hex, job.content_type)
         etag = result.etag
         if result.multipart:
             etag = self._store_md5(
@@ -416,12 +416,7 @@ class S3Tree:
 
     def pending_visible(self, job: Job) -> None:
         """After a restart: show a journalled upload at once, before it reaches S3."""
-        meta = {
-            "mtime": parse_mtime(job.metadata.get("mtime")),
-            "mode": FILE_MODE,
-            "md5": job.md5_hex,
-            "content_type": job.content_type,
-        }
+        meta = own_file_meta(job.metadata, job.md5_hex, job.content_type)
         self.overlay.put_file(
             self._with_meta(
                 FileInfo(key=job.key, size=job.size, etag=job.etag, last_modified=job.created),

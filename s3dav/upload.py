@@ -51,6 +51,12 @@ class IncompleteBody(UploadError):
     """The client sent fewer bytes than it announced (it went away mid-PUT)."""
 
 
+def check_complete(key: str, received: int, announced: int | None) -> None:
+    """Refuse to store a body that ended before its Content-Length (answered 400)."""
+    if announced is not None and received != announced:
+        raise IncompleteBody(f"body of {key} ended after {received} of {announced} bytes")
+
+
 class StreamingUpload:
     """A write-only file object that streams into one S3 object."""
 
@@ -121,10 +127,7 @@ class StreamingUpload:
             return
         self.closed = True
         try:
-            if self.exact_size is not None and self._size != self.exact_size:
-                raise IncompleteBody(
-                    f"body of {self.key} ended after {self._size} of {self.exact_size} bytes"
-                )
+            check_complete(self.key, self._size, self.exact_size)
             if self._upload_id is not None and (self._buf or not self._parts):
                 self._send_part(bytes(self._buf))
                 self._buf = bytearray()

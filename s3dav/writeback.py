@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from s3dav.upload import StreamingUpload, UploadError, UploadResult
+from s3dav.upload import StreamingUpload, UploadResult, check_complete
 
 _log = logging.getLogger(__name__)
 
@@ -161,10 +161,7 @@ class WriteBackUpload:
             return
         self.closed = True
         try:
-            if self.exact_size is not None and self._size != self.exact_size:
-                raise UploadError(
-                    f"body of {self.key} ended after {self._size} of {self.exact_size} bytes"
-                )
+            check_complete(self.key, self._size, self.exact_size)
             job = self.wb.journal(self, self._file)
             self._file.close()
         except BaseException:

@@ -112,3 +112,18 @@ def test_uploaded_file_is_read_from_cache(make_gateway, bucket, proxy):
     before = gw.s3_counts()
     assert gw.request("GET", "/c.bin").content == body
     assert gw.s3_delta(before) == {}
+
+
+def test_client_gone_mid_put_leaves_old_object_in_write_back(make_gateway, bucket, proxy, s3):
+    """A write-back body cut short is refused (400) and never journalled or uploaded."""
+    from tests.test_atomic_put import start_raw_put, wait_until
+
+    s3.put_object(Bucket=bucket, Key="f.bin", Body=b"old bytes")
+    gw = wb_gateway(make_gateway, bucket, proxy)
+    sock = start_raw_put(gw, "/f.bin", {"Content-Length": "100000"})
+    sock.sendall(os.urandom(40_000))
+    sock.close()
+    assert wait_until(lambda: "PUT /f.bin 400" in gw.log()), gw.log()[-2000:]
+    assert gw.request("GET", "/f.bin").content == b"old bytes"
+    assert pending(gw) == 0
+    assert s3.get_object(Bucket=bucket, Key="f.bin")["Body"].read() == b"old bytes"
