@@ -439,8 +439,8 @@ def main() -> None:
     log = open(work / "servers.log", "wb")  # noqa: SIM115
     moto_port = free_port()
     moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDS},
+        [sys.executable, "-m", "benchmarks.motoserver", "--port", str(moto_port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDS},
     )  # fmt: skip
     moto_url = f"http://127.0.0.1:{moto_port}"
     procs = [moto]
