@@ -37,8 +37,12 @@ def main() -> None:
     cache_module_list()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    server = Server((a.host, a.port), DomainDispatcherApplication(create_backend_app),
-                    numthreads=a.threads)  # fmt: skip
+    server = Server(
+        (a.host, a.port),
+        DomainDispatcherApplication(create_backend_app),
+        numthreads=a.threads,
+        request_queue_size=256,  # cheroot's 5 makes a burst of new connections wait 1 s
+    )
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     server.start()
 

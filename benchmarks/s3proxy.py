@@ -189,14 +189,19 @@ def make_handler(state: State):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # listen() runs in the constructor: the backlog must be a class attribute. With
+    # socketserver's 5, a burst of new connections waits out a 1 s SYN retry.
+    request_queue_size = 256
+
+
 class Proxy:
     """The proxy in a thread of this process (the runner starts it as a process)."""
 
     def __init__(self, upstream: str, port: int, latency_ms: float) -> None:
         self.state = State(upstream, latency_ms / 1000)
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self.state))
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 256
+        self.server = Server(("127.0.0.1", port), make_handler(self.state))
 
     def serve_forever(self) -> None:
         self.server.serve_forever()

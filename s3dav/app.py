@@ -26,6 +26,7 @@ from s3dav.metrics import Metrics
 from s3dav.middleware import GatewayApp
 from s3dav.props import SqlitePropertyManager
 from s3dav.provider import S3Provider
+from s3dav.quickhead import make_quick_head
 from s3dav.s3client import RequestCounter, S3Settings, make_client
 from s3dav.throttle import LoginThrottle
 from s3dav.tree import S3Tree, TreeSettings
@@ -170,6 +171,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             executor=executor,
             content=content,
             writeback=writeback,
+            quick_head=make_quick_head(client, share.bucket, counter),
         )
         tree.listings.on_hit = metrics.cache_hits.labels(cache="listing").inc
         tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc

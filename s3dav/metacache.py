@@ -108,6 +108,9 @@ def _valid_meta(meta: dict) -> bool:
     return True
 
 
+WRITE_BATCH = 500  # entries per SQLite transaction
+
+
 class MetaStore:
     """Per-object-version metadata on disk. A broken cache never fails a request."""
 
@@ -168,14 +171,24 @@ class MetaStore:
             self._queue.put((k, meta))
 
     def _writer(self) -> None:
+        """Write queued entries, many to a transaction (a cold listing queues thousands)."""
         while True:
-            item = self._queue.get()
-            if item is None:
+            batch = [self._queue.get()]
+            while batch[-1] is not None and len(batch) < WRITE_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            items = [item for item in batch if item is not None]
+            if items:
+                try:
+                    with self._cache.transact():
+                        for k, meta in items:
+                            self._cache.set(k, meta)
+                except Exception as exc:  # noqa: BLE001
+                    _log.warning("metadata cache write of %d entries failed: %s", len(items), exc)
+            if batch[-1] is None:
                 return
-            try:
-                self._cache.set(*item)
-            except Exception as exc:  # noqa: BLE001
-                _log.warning("metadata cache write failed: %s", exc)
 
     def volume(self) -> int:
         """Bytes on disk (for the cache_bytes metric)."""

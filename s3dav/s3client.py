@@ -68,12 +68,13 @@ class RequestCounter:
     def _on_after_call(self, event_name: str = "", context=None, **_kw) -> None:
         """Time of one S3 operation, retries included, for the duration histogram."""
         started = (context or {}).get("s3dav_started")
-        if started is None:
-            return
-        operation = event_name.rsplit(".", 1)[-1]
+        if started is not None:
+            self.record_duration(event_name.rsplit(".", 1)[-1], time.monotonic() - started)
+
+    def record_duration(self, operation: str, seconds: float) -> None:
         kind = OPERATION_KINDS.get(operation, "OTHER")
         for listener in self.duration_listeners:
-            listener(kind, time.monotonic() - started)
+            listener(kind, seconds)
 
     def _on_before_send(self, event_name: str = "", **_kw) -> None:
         # event_name is "before-send.s3.PutObject"

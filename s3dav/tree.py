@@ -33,6 +33,7 @@ from s3dav.keys import (
 from s3dav.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5
 from s3dav.metacache import ListingCache, MetaStore
 from s3dav.overlay import Overlay
+from s3dav.quickhead import FALLBACK, QuickHead
 from s3dav.upload import StreamingUpload, UploadResult
 from s3dav.writeback import BodyReader, Job, WriteBack, WriteBackUpload
 
@@ -91,8 +92,10 @@ class S3Tree:
         executor: ThreadPoolExecutor,
         content: ContentCache | None = None,
         writeback: WriteBack | None = None,
+        quick_head: QuickHead | None = None,
     ) -> None:
         self.client = client
+        self.quick_head = quick_head
         self.content = content
         self.writeback = writeback
         self.bucket = bucket
@@ -169,6 +172,13 @@ class S3Tree:
         )
 
     def _head_quiet(self, key: str) -> FileInfo | None:
+        """A listing's HEAD: the cheap path first, boto3 for anything it does not decide."""
+        if self.quick_head is not None:
+            resp = self.quick_head(key)
+            if resp is None:
+                return None
+            if resp is not FALLBACK:
+                return self.info_from_response(key, resp)
         try:
             return self.head(key)
         except ClientError as exc:
