@@ -137,6 +137,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         listing_ttl=cfg.cache["metadata_ttl"],
         overlay_ttl=cfg.cache["overlay_ttl"],
         head_unseen=cfg.cache["head_unseen"],
+        readahead_folders=cfg.cache["readahead_folders"],
         legacy_s3fs_dirs=cfg.s3["legacy_s3fs_dirs"],
         part_size=cfg.s3["part_size"],
         multipart_threshold=cfg.s3["multipart_threshold"],

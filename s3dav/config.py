@@ -82,6 +82,13 @@ def parse_int(value: Any, key: str) -> int:
         raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
 
 
+def parse_count(value: Any, key: str) -> int:
+    number = parse_int(value, key)
+    if number < 0:
+        raise ConfigError(f"{key}: expected 0 or more, got {value!r}")
+    return number
+
+
 def parse_str(value: Any, key: str) -> str:
     if isinstance(value, dict | list):
         raise ConfigError(f"{key}: expected text, got a {type(value).__name__}")
@@ -148,6 +155,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "metadata_ttl": (parse_duration, "30s"),
         "overlay_ttl": (parse_duration, "300s"),
         "head_unseen": (parse_bool, True),
+        "readahead_folders": (parse_count, 32),
         "write_back": (parse_bool, False),
     },
     "locks": {"storage": (parse_lock_storage, "memory")},

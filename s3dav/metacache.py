@@ -1,7 +1,8 @@
 """Metadata caches (DESIGN.md section 5).
 
 - `ListingCache`: folder listings in memory for `metadata_ttl` seconds, with one
-  fetch at a time per folder so a burst of requests costs one LIST.
+  fetch at a time per folder so a burst of requests costs one LIST; and the
+  read-ahead first pages of folders a client is likely to open next.
 - `MetaStore`: what listings do not return (x-amz-meta-mtime, mode, MD5,
   content type), on disk, keyed by key + ETag: read by HEAD at most once per
   object version, ever, also across restarts.
@@ -14,6 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import diskcache
@@ -32,6 +34,9 @@ class ListingCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[str, Listing] = {}
+        # Read-ahead: folder -> (when its LIST was sent, the first page to come).
+        self._ahead: dict[str, tuple[float, Future]] = {}
+        self._ahead_done: set[str] = set()  # each folder is read ahead once
         self._lock = threading.Lock()
         self._flights: dict[str, threading.Lock] = {}
         self.hits = 0
@@ -83,14 +88,50 @@ class ListingCache:
         with self._lock:
             if dir_key is None:
                 self._entries.clear()
+                self._ahead.clear()
             else:
                 self._entries.pop(dir_key, None)
+                self._ahead.pop(dir_key, None)
 
     def invalidate_tree(self, dir_key: str) -> None:
         """Drop the listing of `dir_key` and of every folder below it."""
         with self._lock:
             for key in [k for k in self._entries if k.startswith(dir_key)]:
                 del self._entries[key]
+            for key in [k for k in self._ahead if k.startswith(dir_key)]:
+                del self._ahead[key]
+
+    # -- read-ahead -----------------------------------------------------------------
+    def read_ahead(self, dir_key: str, submit: Callable[[], Future]) -> bool:
+        """Start fetching the first page of a folder no one has asked for yet.
+
+        Once per folder for the life of the process: a Finder window that polls a
+        parent every few seconds must not cost a LIST of every subfolder each time.
+        """
+        with self._lock:
+            if dir_key in self._entries or dir_key in self._ahead or dir_key in self._ahead_done:
+                return False
+            if len(self._ahead_done) >= 100_000:
+                self._ahead_done.clear()
+            self._ahead_done.add(dir_key)
+            self._ahead[dir_key] = (time.monotonic(), submit())
+            return True
+
+    def take_ahead(self, dir_key: str) -> tuple[float, dict] | None:
+        """The read-ahead first page of `dir_key` (waiting for it if in flight), if fresh."""
+        with self._lock:
+            item = self._ahead.pop(dir_key, None)
+        if item is None:
+            return None
+        sent, future = item
+        if time.monotonic() - sent > self.ttl:
+            future.cancel()
+            return None
+        try:
+            return sent, future.result()
+        except Exception as exc:  # noqa: BLE001 - the caller lists it itself
+            _log.debug("read-ahead of %s failed: %s", dir_key, exc)
+            return None
 
 
 def _valid_meta(meta: dict) -> bool:

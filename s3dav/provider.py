@@ -598,9 +598,9 @@ class S3Collection(_Common, DAVCollection):
         return max(0, self.provider.quota_bytes - used)
 
     # -- members ------------------------------------------------------------------
-    def _listing(self):
+    def _listing(self, *, read_ahead: bool = False):
         try:
-            return self.tree.listing(self.dir_key)
+            return self.tree.listing(self.dir_key, read_ahead=read_ahead)
         except Exception as exc:
             raise as_s3_error(exc, f"listing {self.path}") from exc
 
@@ -623,7 +623,7 @@ class S3Collection(_Common, DAVCollection):
         return self._member(unicodedata.normalize("NFC", name), self._listing())
 
     def get_member_list(self):
-        listing = self._listing()
+        listing = self._listing(read_ahead=True)
         return [self._member(name, listing) for name in listing.names()]
 
     # -- creating -----------------------------------------------------------------

@@ -56,6 +56,7 @@ class TreeSettings:
     multipart_threshold: int = 8 * 1024**2
     copy_threshold: int = 5 * 1024**3  # CopyObject's limit on AWS; larger copies go in parts
     parallel: int = 16
+    readahead_folders: int = 32  # subfolders whose first LIST page a browse fetches ahead
     conditional_writes: bool = True  # pass If-Match/If-None-Match on to S3
 
 
@@ -108,22 +109,36 @@ class S3Tree:
         self._commit_locks = KeyLocks()
 
     # ------------------------------------------------------------------ reading
-    def listing(self, dir_key: str) -> Listing:
-        """Members of a folder: cached LIST pages merged with own recent writes."""
+    def listing(self, dir_key: str, *, read_ahead: bool = False) -> Listing:
+        """Members of a folder: cached LIST pages merged with own recent writes.
+
+        With `read_ahead` (a client is browsing: PROPFIND Depth 1), the first LIST
+        pages of its subfolders are fetched in the background, so that a sync
+        tool's walk waits for one S3 round trip less per folder.
+        """
         raw = self.listings.get_or_fetch(dir_key, lambda: self._fetch_listing(dir_key))
+        if read_ahead and raw.dirs and self.settings.readahead_folders > 0:
+            for name in sorted(raw.dirs)[: self.settings.readahead_folders]:
+                key = raw.dirs[name].key
+                self.listings.read_ahead(
+                    key, lambda key=key: self.executor.submit(self._list_page, key)
+                )
         return self.overlay.apply(raw)
 
-    def _fetch_listing(self, dir_key: str) -> Listing:
-        pages = []
+    def _list_page(self, dir_key: str, token: str | None = None) -> dict:
         kwargs = {"Bucket": self.bucket, "Prefix": dir_key, "Delimiter": "/"}
-        while True:
-            page = self.client.list_objects_v2(**kwargs)
-            pages.append(page)
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                break
+        if token:
             kwargs["ContinuationToken"] = token
+        return self.client.list_objects_v2(**kwargs)
+
+    def _fetch_listing(self, dir_key: str) -> Listing:
+        ahead = self.listings.take_ahead(dir_key)
+        sent, page = ahead if ahead is not None else (time.monotonic(), None)
+        pages = [page if page is not None else self._list_page(dir_key)]
+        while pages[-1].get("IsTruncated") and pages[-1].get("NextContinuationToken"):
+            pages.append(self._list_page(dir_key, pages[-1]["NextContinuationToken"]))
         listing = build_listing(dir_key, pages)
+        listing.fetched_at = sent  # its age counts from the LIST, read ahead or not
         for name in listing.clashes:
             _log.warning(
                 "name clash in s3://%s/%s%s: a file and a folder; the folder wins",

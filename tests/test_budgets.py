@@ -190,3 +190,73 @@ def test_move_folder_budget(gw):
     assert set(delta) <= {"COPY", "DELETE", "LIST"}
     r = propfind(gw, "/dst/")
     assert len(hrefs(r.text)) == n + 1
+
+
+def wait_for_counts(gw, before: dict, want: dict, timeout: float = 10.0) -> dict:
+    """Background requests land a little later: wait until the delta is `want` (or time out)."""
+    deadline = time.monotonic() + timeout
+    delta = gw.s3_delta(before)
+    while delta != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+        delta = gw.s3_delta(before)
+    return delta
+
+
+def test_browse_reads_subfolders_ahead_once(make_gateway, bucket, s3):
+    """A walk's next folders cost no LIST: the browse of their parent fetched them ahead.
+
+    Read-ahead is bounded (`cache.readahead_folders`) and happens once per folder,
+    so a client polling the parent does not pay a LIST per subfolder each time.
+    """
+    keys = [f"tree/d{i}/f{j}.txt" for i in range(4) for j in range(3)]
+    put_straight(s3, bucket, keys)
+    gw = make_gateway(bucket, config={"cache": {"readahead_folders": 3, "metadata_ttl": "2s"}})
+    before = gw.s3_counts()
+    assert propfind(gw, "/tree/").status_code == 207
+    # root (resolving /tree) + /tree/, then 3 of the 4 subfolders ahead, in the background
+    assert wait_for_counts(gw, before, {"LIST": 5}) == {"LIST": 5}
+    time.sleep(0.3)  # nothing more arrives
+    assert gw.s3_delta(before) == {"LIST": 5}
+
+    before = gw.s3_counts()
+    for i in range(3):
+        r = propfind(gw, f"/tree/d{i}/")
+        assert r.status_code == 207 and len(hrefs(r.text)) == 4
+    assert gw.s3_delta(before) == {"HEAD": 9}  # listed ahead: only the unseen objects' HEADs
+    before = gw.s3_counts()
+    assert propfind(gw, "/tree/d3/").status_code == 207  # beyond the bound: listed now
+    assert gw.s3_delta(before) == {"LIST": 1, "HEAD": 3}
+
+    time.sleep(2.2)  # every listing expired: the parent is listed again, no subfolder is
+    before = gw.s3_counts()
+    assert propfind(gw, "/tree/").status_code == 207
+    time.sleep(0.5)
+    assert gw.s3_delta(before) == {"LIST": 2}
+
+
+def test_read_ahead_off(make_gateway, bucket, s3):
+    put_straight(s3, bucket, ["tree/d0/f.txt", "tree/d1/f.txt"])
+    gw = make_gateway(bucket, config={"cache": {"readahead_folders": 0}})
+    assert propfind(gw, "/tree/").status_code == 207
+    time.sleep(0.5)
+    before = gw.s3_counts()
+    assert propfind(gw, "/tree/d0/").status_code == 207
+    assert gw.s3_delta(before) == {"LIST": 1, "HEAD": 1}
+
+
+def test_read_ahead_respects_writes_and_the_ttl(make_gateway, bucket, s3):
+    """Own writes after the read-ahead still show (the overlay); a page older than the
+    listing TTL is never used: its age counts from its LIST, not from its first use."""
+    put_straight(s3, bucket, ["tree/d0/old.txt", "tree/d1/old.txt"])
+    gw = make_gateway(bucket, config={"cache": {"metadata_ttl": "1s"}})
+    assert propfind(gw, "/tree/").status_code == 207
+    time.sleep(0.3)  # the read-ahead of both subfolders has landed
+    assert put(gw, "/tree/d0/mine.txt") == 201
+    names = {h.rstrip("/").rsplit("/", 1)[-1] for h in hrefs(propfind(gw, "/tree/d0/").text)}
+    assert {"old.txt", "mine.txt"} <= names
+    time.sleep(1.2)  # the unused page of d1 is now older than the TTL
+    s3.put_object(Bucket=bucket, Key="tree/d1/late.txt", Body=b"x")  # another tool
+    before = gw.s3_counts()
+    names = {h.rstrip("/").rsplit("/", 1)[-1] for h in hrefs(propfind(gw, "/tree/d1/").text)}
+    assert {"old.txt", "late.txt"} <= names
+    assert gw.s3_delta(before).get("LIST", 0) >= 1

@@ -42,6 +42,7 @@ SAMPLES = {
     ("cache", "metadata_ttl"): "5s",
     ("cache", "overlay_ttl"): "10m",
     ("cache", "head_unseen"): "false",
+    ("cache", "readahead_folders"): "8",
     ("cache", "write_back"): "yes",
     ("locks", "storage"): "redis://redis:6379/2",
     ("macos", "metadata_files"): "refuse",
