@@ -35,6 +35,8 @@ _log = logging.getLogger(__name__)
 FALLBACK: Final = object()  # "ask boto3": not an answer this path decides
 META_PREFIX = "x-amz-meta-"
 PROBE_KEY = "s3dav-probe"
+GIVE_UP_AFTER = 20  # fallbacks in a row: this endpoint wants what only boto3 does ...
+PAUSE = 300.0  # ... for this many seconds; then the quick path is tried again
 
 
 def head_response(headers) -> dict:
@@ -70,9 +72,36 @@ class QuickHead:
         self.region = client.meta.region_name
         self.http = client._endpoint.http_session
         self.counter = counter
+        self.fallbacks_in_a_row = 0
+        self.paused_until = 0.0
 
     def __call__(self, key: str):
-        """boto3-shaped HeadObject answer, None if the key is missing, or FALLBACK."""
+        """boto3-shaped HeadObject answer, None if the key is missing, or FALLBACK.
+
+        After GIVE_UP_AFTER fallbacks in a row (a region redirect, a policy that
+        wants headers only boto3 sends, an outage) it pauses for PAUSE seconds, so
+        each HEAD is not paid twice meanwhile.
+        """
+        if time.monotonic() < self.paused_until:
+            return FALLBACK
+        answer = self._head(key)
+        if answer is FALLBACK:
+            self.fallbacks_in_a_row += 1
+            if self.fallbacks_in_a_row >= GIVE_UP_AFTER:
+                self.fallbacks_in_a_row = 0
+                self.paused_until = time.monotonic() + PAUSE
+                _log.warning(
+                    "bulk HEADs go through boto3 for %.0f s: %d quick HEADs in a row were "
+                    "not answered 200/404 by %s",
+                    PAUSE,
+                    GIVE_UP_AFTER,
+                    self.base,
+                )
+        else:
+            self.fallbacks_in_a_row = 0
+        return answer
+
+    def _head(self, key: str):
         request = AWSRequest(method="HEAD", url=self.base + quote(key, safe="/~"), headers={})
         started = time.monotonic()
         try:

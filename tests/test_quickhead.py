@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s3dav.quickhead import FALLBACK, QuickHead
+from s3dav.quickhead import FALLBACK, GIVE_UP_AFTER, QuickHead
 from s3dav.s3client import RequestCounter, S3Settings, make_client
 from tests.helpers import TEST_ENV
 
@@ -59,3 +59,11 @@ def test_missing_key_is_none_and_other_errors_fall_back(s3, bucket, client_and_c
     gone = QuickHead(client, bucket, counter)
     gone.base = f"http://127.0.0.1:1/{bucket}/"
     assert gone("plain.txt") is FALLBACK
+    # After GIVE_UP_AFTER such answers in a row it pauses: each HEAD is not paid twice.
+    sent = counter.snapshot()["by_kind"]["HEAD"]
+    for _ in range(GIVE_UP_AFTER + 5):
+        assert gone("plain.txt") is FALLBACK
+    assert counter.snapshot()["by_kind"]["HEAD"] == sent + GIVE_UP_AFTER - 1
+    gone.paused_until = 0.0  # the pause is over: it tries again
+    gone("plain.txt")
+    assert counter.snapshot()["by_kind"]["HEAD"] == sent + GIVE_UP_AFTER
