@@ -356,6 +356,66 @@ def find(rows: list[dict], target: str, scenario: str, phase: str) -> dict | Non
     return None
 
 
+# Issue 4's "Done when", at 50 ms: (what, ours, theirs, compare, bound).
+# "ratio" is our wall time over theirs (at most the bound); "throughput" is our
+# MiB/s over theirs (at least the bound).
+WARM_PHASES = [
+    ("a", "propfind warm5"),
+    ("b", "get 200 #1"),
+    ("b", "get 200 #2"),
+    ("d", "propfind warm"),
+    ("f", "walk warm"),
+]
+GOALS = [
+    ("(d) cold PROPFIND of 2000 objects", ("s3dav-wt", "d", "propfind cold"),
+     ("rclone-full", "d", "propfind cold"), "ratio", 0.1),
+    ("(f) cold walk", ("s3dav-wt", "f", "walk cold"), ("rclone-full", "f", "walk cold"),
+     "ratio", 0.2),
+    ("(e) MOVE of 50 files", ("s3dav-wt", "e", "move 50"), ("rclone-full", "e", "move 50"),
+     "ratio", 0.5),
+    ("(a) 200 PUTs, write-through vs rclone off", ("s3dav-wt", "a", "put 200x4KiB"),
+     ("rclone-off", "a", "put 200x4KiB"), "ratio", 0.6),
+    ("(a) 200 PUTs, write-back vs rclone full", ("s3dav-wb", "a", "put 200x4KiB"),
+     ("rclone-full", "a", "put 200x4KiB"), "ratio", 2.0),
+    ("(c) upload vs boto3 direct", ("s3dav-wt", "c", "put {mib}MiB"),
+     ("boto3-direct", "c", "put {mib}MiB"), "throughput", 0.8),
+    ("(c) download vs boto3 direct", ("s3dav-wt", "c", "get {mib}MiB"),
+     ("boto3-direct", "c", "get {mib}MiB"), "throughput", 0.8),
+] + [
+    (f"({sc}) {ph}, {t}, warm", (t, sc, ph), ("rclone-full", sc, ph), "ratio", 2.0)
+    for sc, ph in WARM_PHASES
+    for t in ("s3dav-wt", "s3dav-wb")
+]  # fmt: skip
+
+
+def goals(rows: list[dict], latency: float = 50) -> str:
+    """The issue's "Done when" figures, computed from one run's rows."""
+    sub = [r for r in rows if r["latency_ms"] == latency and not r.get("error")]
+    mib = next((r["phase"].split()[1] for r in sub if r["scenario"] == "c"), "256MiB")[:-3]
+    out = [
+        f'\n### Goals at {latency:g} ms (issue 4, "Done when")\n',
+        "| goal | s3dav | reference | figure | bound | holds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for what, ours, theirs, kind, bound in GOALS:
+        a = find(sub, ours[0], ours[1], ours[2].format(mib=mib))
+        b = find(sub, theirs[0], theirs[1], theirs[2].format(mib=mib))
+        if a is None or b is None:
+            continue
+        if kind == "ratio":
+            figure = a["wall_s"] / max(b["wall_s"], 1e-3)
+            holds = figure <= bound
+            cells = f"{a['wall_s']:.2f} s | {b['wall_s']:.2f} s | {figure:.2f}x | <= {bound:g}x"
+        else:
+            figure = a["mib_per_s"] / max(b["mib_per_s"], 1e-3)
+            holds = figure >= bound
+            cells = (f"{a['mib_per_s']:.0f} MiB/s | {b['mib_per_s']:.0f} MiB/s | {figure:.2f}x"
+                     f" | >= {bound:g}x")  # fmt: skip
+        out.append(f"| {what} | {cells} | {'yes' if holds else '**no**'} |")
+    out.append("\n(Warm phases are compared with rclone full, both serving from their caches.)")
+    return "\n".join(out) + "\n"
+
+
 def table(rows: list[dict]) -> str:
     targets = list(dict.fromkeys(r["target"] for r in rows))
     latencies = list(dict.fromkeys(r["latency_ms"] for r in rows))
@@ -487,6 +547,8 @@ def main() -> None:
             stop(p)
         log.close()
     text = table(rows)
+    if any(r["latency_ms"] == 50 for r in rows):
+        text += goals(rows)
     print(text)
     meta = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
