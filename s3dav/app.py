@@ -157,6 +157,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             client,
             part_size=cfg.s3["part_size"],
             threshold=cfg.s3["multipart_threshold"],
+            delay=cfg.cache["write_back_delay"],
             metrics=metrics,
         )
     shared = shared_state(cfg)

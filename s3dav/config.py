@@ -157,6 +157,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "head_unseen": (parse_bool, True),
         "readahead_folders": (parse_count, 32),
         "write_back": (parse_bool, False),
+        "write_back_delay": (parse_duration, "0.5s"),
     },
     "locks": {"storage": (parse_lock_storage, "memory")},
     "macos": {"metadata_files": (choice("store", "refuse"), "store")},

@@ -12,11 +12,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from operator import methodcaller
 
 from s3dav.listing import DirInfo, FileInfo, Listing
 
 # S3's LastModified and our clock may disagree by a little.
 CLOCK_SLACK = 2.0
+
+
+def _stamp(table: dict, key: str, value) -> None:
+    """Set `key` as the newest entry: tables stay in time order, so pruning is cheap."""
+    table.pop(key, None)
+    table[key] = value
 
 
 class Overlay:
@@ -39,7 +46,7 @@ class Overlay:
     def put_file(self, info: FileInfo) -> None:
         now = time.time()
         with self._lock:
-            self._files[info.key] = (info, now)
+            _stamp(self._files, info.key, (info, now))
             self._deleted.pop(info.key, None)
         self._changed(info.key)
 
@@ -53,25 +60,25 @@ class Overlay:
             current = self._files.get(info.key)
             if current is not None and current[0].etag != expect_etag:
                 return False
-            self._files[info.key] = (info, time.time())
+            _stamp(self._files, info.key, (info, time.time()))
             self._deleted.pop(info.key, None)
             return True
 
     def put_dir(self, dir_key: str) -> None:
         with self._lock:
-            self._dirs[dir_key] = time.time()
+            _stamp(self._dirs, dir_key, time.time())
         self._changed(dir_key)
 
     def delete_file(self, key: str) -> None:
         with self._lock:
             self._files.pop(key, None)
-            self._deleted[key] = time.time()
+            _stamp(self._deleted, key, time.time())
         self._changed(key)
 
     def delete_tree(self, dir_key: str) -> None:
         now = time.time()
         with self._lock:
-            self._deleted_trees[dir_key] = now
+            _stamp(self._deleted_trees, dir_key, now)
             for k in [k for k in self._files if k.startswith(dir_key)]:
                 del self._files[k]
             for k in [k for k in self._dirs if k.startswith(dir_key)]:
@@ -87,11 +94,18 @@ class Overlay:
 
     # -- merging --------------------------------------------------------------
     def _prune(self, now: float) -> None:
+        """Drop expired entries: the oldest come first (see _stamp), so stop at a live one."""
         limit = now - self.ttl
         for table in (self._dirs, self._deleted, self._deleted_trees):
-            for k in [k for k, t in table.items() if t < limit]:
+            while table:
+                k = next(iter(table))
+                if table[k] >= limit:
+                    break
                 del table[k]
-        for k in [k for k, (_, t) in self._files.items() if t < limit]:
+        while self._files:
+            k = next(iter(self._files))
+            if self._files[k][1] >= limit:
+                break
             del self._files[k]
 
     def _tree_deleted_at(self, key: str) -> float | None:
@@ -99,25 +113,34 @@ class Overlay:
         times = [t for d, t in self._deleted_trees.items() if key.startswith(d)]
         return max(times) if times else None
 
-    def apply(self, listing: Listing) -> Listing:
-        """A copy of `listing` with own recent changes merged in."""
+    def apply(self, listing: Listing, only: str | None = None) -> Listing:
+        """A copy of `listing` with own recent changes merged in.
+
+        `only`: just that member's entry is wanted (a lookup of one path, as
+        every PUT, GET and PROPFIND Depth 0 does): the other members are left
+        out, and so is the cost of merging them.
+        """
         P = listing.dir_key
         now = time.time()
         with self._lock:
             self._prune(now)
             if not (self._files or self._dirs or self._deleted or self._deleted_trees):
                 return listing
+            files, dirs = listing.files, listing.dirs
+            if only is not None:
+                files = {only: files[only]} if only in files else {}
+                dirs = {only: dirs[only]} if only in dirs else {}
             out = Listing(
                 dir_key=P,
-                files=dict(listing.files),
-                dirs=dict(listing.dirs),
+                files=dict(files),
+                dirs=dict(dirs),
                 own_marker=listing.own_marker,
                 complete=listing.complete,
                 fetched_at=listing.fetched_at,
                 clashes=list(listing.clashes),
             )
             self._hide_deleted(out)
-            self._add_present(out)
+            self._add_present(out, only)
             return out
 
     def _hide_deleted(self, out: Listing) -> None:
@@ -140,9 +163,21 @@ class Overlay:
             if tree_t is not None and out.own_marker.last_modified <= tree_t + CLOCK_SLACK:
                 out.own_marker = None
 
-    def _add_present(self, out: Listing) -> None:
+    def _add_present(self, out: Listing, only: str | None = None) -> None:
         P = out.dir_key
-        for key, (info, _t) in self._files.items():
+        entries = self._files.items()
+        dir_keys = self._dirs
+        if only is not None:  # the key itself, or keys below it (which make it a folder)
+            P1 = P + only
+            below = methodcaller("startswith", P1 + "/")  # filter() runs it without a Python loop
+            keys = list(filter(below, self._files))
+            if P1 in self._files:
+                keys.append(P1)
+            entries = [(k, self._files[k]) for k in keys]
+            dir_keys = list(filter(below, self._dirs))
+            if P in self._dirs:
+                dir_keys.append(P)
+        for key, (info, _t) in entries:
             if not key.startswith(P) or key == P:
                 continue
             rest = key[len(P) :]
@@ -158,7 +193,7 @@ class Overlay:
                     )
                 else:
                     out.files[rest] = info
-        for dkey in self._dirs:
+        for dkey in dir_keys:
             if dkey == P:
                 if out.own_marker is None:
                     out.own_marker = FileInfo(key=P, size=0, etag="", last_modified=time.time())

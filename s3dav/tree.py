@@ -238,7 +238,8 @@ class S3Tree:
     def stat(self, key: str) -> FileInfo | DirInfo | None:
         """What `key` (no trailing slash) names: a file, a folder, or nothing."""
         parent, name = parent_and_name(key)
-        listing = self.listing(parent)
+        raw = self.listings.get_or_fetch(parent, lambda: self._fetch_listing(parent))
+        listing = self.overlay.apply(raw, only=name)
         if name in listing.dirs:
             return listing.dirs[name]
         return listing.files.get(name)

@@ -15,6 +15,12 @@ ETag is the body's MD5) and read from the journalled body.
 Ordering: records carry a sequence number; of two pending uploads of the same
 key only the newer is sent. Operations that need the object in S3 (COPY, MOVE,
 DELETE, PROPPATCH) first `flush()` the keys they touch.
+
+Pacing: uploads wait until PUTs have paused for `delay` seconds (at most
+MAX_HOLD after their PUT), so that a burst of small PUTs is answered without
+the uploaders competing for the CPU (and the GIL) with the requests; a file
+rewritten within the pause is uploaded once. `flush()` and resumed uploads do
+not wait.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from s3dav.upload import StreamingUpload, UploadResult, check_complete
@@ -41,6 +47,7 @@ CHUNK = 1024 * 1024
 MAGIC = b"S3DAVWB1"
 TRAILER = struct.Struct(">Q8s")  # record length, magic
 _ids = itertools.count()
+MAX_HOLD = 5.0  # seconds an upload waits at most for PUTs to pause (rclone: 5 s always)
 
 
 def new_id() -> str:
@@ -194,7 +201,8 @@ class WriteBack:
         *,
         part_size: int,
         threshold: int,
-        workers: int = 4,
+        workers: int = 8,
+        delay: float = 0.0,
         metrics=None,
         on_uploaded: Callable[[Job, UploadResult, Path], None] | None = None,
     ) -> None:
@@ -212,6 +220,10 @@ class WriteBack:
         self._seq = time.time_ns()
         self._stop = threading.Event()
         self._active: set[str] = set()  # job ids being uploaded now
+        self.delay = delay
+        self._last_put = float("-inf")  # monotonic time of the last journalled PUT
+        self._since: dict[str, float] = {}  # job id -> monotonic time it was journalled
+        self._urgent = 0  # flush() calls waiting: uploads go at once
         self._parts = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3dav-wb-part")
         self._threads = [
             threading.Thread(target=self._worker, name=f"s3dav-wb-{i}", daemon=True)
@@ -238,20 +250,28 @@ class WriteBack:
             md5_hex=up._md5.hexdigest(),
             created=time.time(),
         )
-        record = json.dumps(asdict(job)).encode()
+        record = json.dumps(vars(job)).encode()  # flat fields: no deep copy as asdict
         f.write(record + TRAILER.pack(len(record), MAGIC))
         f.flush()
         os.fsync(f.fileno())
         fsync_dir(self.dir)
-        self._add(job)
+        self._add(job, held=True)
         return job
 
-    def _add(self, job: Job) -> None:
+    def _add(self, job: Job, *, held: bool = False) -> None:
+        """Queue `job`; `held`: a new PUT, whose upload waits for PUTs to pause."""
+        now = time.monotonic()
         with self._lock:
             self._jobs[job.id] = job
+            if held:
+                self._last_put = now
+                self._since[job.id] = now
             self._queue.append(job.id)
             self._gauge(+1)
-            self._lock.notify_all()
+            # While earlier PUTs are held, the workers wake at their hold's end and
+            # look again; waking them for every PUT of a burst would cost CPU.
+            if not held or self.delay <= 0 or len(self._since) == 1:
+                self._lock.notify_all()
 
     def _gauge(self, change: int) -> None:
         # inc/dec, not set: the middleware also counts PUT bodies still arriving.
@@ -310,29 +330,51 @@ class WriteBack:
         """Wait until no upload of a key starting with `prefix` is pending."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while any(j.bucket == bucket and j.key.startswith(prefix) for j in self._jobs.values()):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"uploads below s3://{bucket}/{prefix} still pending")
-                self._lock.wait(min(left, 1.0))
+            self._urgent += 1
+            self._lock.notify_all()
+            try:
+                while any(
+                    j.bucket == bucket and j.key.startswith(prefix) for j in self._jobs.values()
+                ):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"uploads below s3://{bucket}/{prefix} still pending")
+                    self._lock.wait(min(left, 1.0))
+            finally:
+                self._urgent -= 1
 
     # -- background ---------------------------------------------------------------
+    def _held_until(self, job_id: str, now: float) -> float:
+        """Monotonic time from which `job_id` may be uploaded (<= now: at once)."""
+        since = self._since.get(job_id)
+        if since is None or self._urgent or self.delay <= 0:
+            return now
+        return min(self._last_put + self.delay, since + MAX_HOLD)
+
     def _next(self) -> Job | None:
         with self._lock:
             while not self._stop.is_set():
+                now = time.monotonic()
+                wake = now + 1.0
                 busy = {(j.bucket, j.key) for j in self._jobs.values() if j.id in self._active}
                 for i, job_id in enumerate(self._queue):
                     job = self._jobs.get(job_id)
                     if job is None:
                         del self._queue[i]
+                        self._since.pop(job_id, None)
                         break
                     if (job.bucket, job.key) in busy:
                         continue
+                    ready = self._held_until(job_id, now)
+                    if ready > now:
+                        wake = min(wake, ready)
+                        continue
                     del self._queue[i]
+                    self._since.pop(job_id, None)
                     self._active.add(job.id)
                     return job
                 else:
-                    self._lock.wait(1.0)
+                    self._lock.wait(max(0.001, wake - now))
             return None
 
     def _worker(self) -> None:

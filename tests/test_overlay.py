@@ -62,3 +62,51 @@ def test_key_locks_serialise_one_key_and_clean_up():
     for i in range(0, len(order), 2):  # never two holders at once
         assert order[i][0] == "in" and order[i + 1] == ("out", order[i][1])
     assert locks._locks == {}
+
+
+def test_one_name_lookup_agrees_with_the_whole_merge():
+    """apply(only=name), used by every single-path lookup, gives that name's full-merge entry."""
+    from s3dav.listing import DirInfo
+
+    ov = Overlay()
+    old = 1000.0
+    listing = Listing(
+        dir_key="d/",
+        files={
+            n: _info(f"d/{n}", "s3", old) for n in ("kept", "deleted", "rewritten", "becomes-dir")
+        },
+        dirs={"sub": DirInfo(key="d/sub/"), "gone": DirInfo(key="d/gone/")},
+        own_marker=_info("d/", "m", old),
+    )
+    ov.put_file(_info("d/new", "e1"))
+    ov.put_file(_info("d/rewritten", "e2"))
+    ov.delete_file("d/deleted")
+    ov.put_file(_info("d/becomes-dir/x", "e3"))  # a file below the name: the folder wins
+    ov.put_file(_info("d/deep/er/y", "e4"))
+    ov.put_dir("d/made/")
+    ov.delete_tree("d/gone/")
+    ov.put_file(_info("other/new", "e5"))  # another folder: never shown here
+    whole = ov.apply(listing)
+    names = set(whole.files) | set(whole.dirs)
+    assert names == {"kept", "rewritten", "becomes-dir", "new", "deep", "made", "sub"}
+    for name in names | {"deleted", "gone", "missing", "other"}:
+        one = ov.apply(listing, only=name)
+        assert one.files.get(name) == whole.files.get(name), name
+        assert one.dirs.get(name) == whole.dirs.get(name), name
+        assert set(one.files) | set(one.dirs) <= {name}
+        assert one.own_marker == whole.own_marker
+
+
+def test_expired_entries_go_and_a_rewrite_renews_an_entry():
+    ov = Overlay(ttl=1.0)
+    ov.put_file(_info("a", "1"))
+    ov.put_file(_info("b", "1"))
+    ov.put_dir("c/")
+    time.sleep(0.6)
+    ov.put_file(_info("a", "2"))  # renewed: now the newest entry
+    time.sleep(0.6)
+    merged = ov.apply(Listing(dir_key=""))
+    assert set(merged.files) == {"a"} and merged.files["a"].etag == "2"
+    assert not merged.dirs
+    time.sleep(0.6)
+    assert not ov.apply(Listing(dir_key="")).files
