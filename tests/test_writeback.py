@@ -127,3 +127,31 @@ def test_client_gone_mid_put_leaves_old_object_in_write_back(make_gateway, bucke
     assert gw.request("GET", "/f.bin").content == b"old bytes"
     assert pending(gw) == 0
     assert s3.get_object(Bucket=bucket, Key="f.bin")["Body"].read() == b"old bytes"
+
+
+def test_uploads_wait_for_puts_to_pause_but_never_long_and_not_for_a_delete(
+    make_gateway, bucket, proxy, s3
+):
+    """write_back_delay holds uploads while PUTs arrive; MAX_HOLD caps it; flush() skips it."""
+    from s3dav.writeback import MAX_HOLD
+
+    gw = make_gateway(
+        bucket,
+        config={
+            "s3": {"endpoint_url": proxy},
+            "cache": {"write_back": True, "write_back_delay": "10m"},
+        },
+    )
+    assert propfind(gw, "/").status_code == 207
+    before = gw.s3_counts()
+    assert gw.request("PUT", "/held.txt", data=b"held").status_code == 201
+    time.sleep(1.0)
+    assert pending(gw) == 1 and gw.s3_delta(before) == {}  # not uploaded yet: held
+    wait_for(lambda: pending(gw) == 0, timeout=MAX_HOLD + 30)  # but not for 10 minutes
+    assert s3.get_object(Bucket=bucket, Key="held.txt")["Body"].read() == b"held"
+
+    assert gw.request("PUT", "/gone.txt", data=b"bye").status_code == 201
+    # DELETE waits for the upload (flush), which does not wait for the hold
+    assert gw.request("DELETE", "/gone.txt", timeout=MAX_HOLD - 1).status_code == 204
+    assert pending(gw) == 0
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="gone.txt")
