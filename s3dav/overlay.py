@@ -167,16 +167,13 @@ class Overlay:
         P = out.dir_key
         entries = self._files.items()
         dir_keys = self._dirs
-        if only is not None:  # the key itself, or keys below it (which make it a folder)
+        if only is not None:
+            # The key itself, and one key below it if any (each makes it the same folder).
             P1 = P + only
             below = methodcaller("startswith", P1 + "/")  # filter() runs it without a Python loop
-            keys = list(filter(below, self._files))
-            if P1 in self._files:
-                keys.append(P1)
+            keys = [k for k in (P1, next(filter(below, self._files), None)) if k in self._files]
             entries = [(k, self._files[k]) for k in keys]
-            dir_keys = list(filter(below, self._dirs))
-            if P in self._dirs:
-                dir_keys.append(P)
+            dir_keys = [k for k in (P, next(filter(below, self._dirs), None)) if k in self._dirs]
         for key, (info, _t) in entries:
             if not key.startswith(P) or key == P:
                 continue
