@@ -44,6 +44,7 @@ SAMPLES = {
     ("cache", "head_unseen"): "false",
     ("cache", "readahead_folders"): "8",
     ("cache", "write_back"): "yes",
+    ("cache", "write_back_delay"): "250ms",
     ("locks", "storage"): "redis://redis:6379/2",
     ("macos", "metadata_files"): "refuse",
     ("logging", "level"): "debug",
