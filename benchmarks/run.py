@@ -135,16 +135,18 @@ class S3dav(Target):
         self.write_back = write_back
 
     def settle(self, proxy: Proxy, timeout: float = 300) -> float:
-        if not self.write_back:
-            return 0.0
+        """Wait for write-back uploads and post-answer upload work (MD5 self-copy, ingest)."""
+        gauges = ("s3dav_uploads_pending ", "s3dav_upload_work_pending ")
         t0 = time.monotonic()
+        first = True
         while time.monotonic() - t0 < timeout:
             text = requests.get(self.url + "/metrics", timeout=5).text
-            pending = [ln for ln in text.splitlines() if ln.startswith("s3dav_uploads_pending ")]
-            if pending and float(pending[0].split()[1]) == 0:
-                return time.monotonic() - t0
+            values = [float(ln.split()[1]) for ln in text.splitlines() if ln.startswith(gauges)]
+            if values and not any(values):
+                return 0.0 if first else time.monotonic() - t0
+            first = False
             time.sleep(0.05)
-        raise TimeoutError("write-back uploads did not finish")
+        raise TimeoutError("background uploads did not finish")
 
 
 class Rclone(Target):

@@ -16,6 +16,7 @@ from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from s3dav.afterput import AfterPut
 from s3dav.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.browser import DirBrowser
 from s3dav.config import Config, ConfigError, Share
@@ -141,6 +142,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         legacy_s3fs_dirs=cfg.s3["legacy_s3fs_dirs"],
         part_size=cfg.s3["part_size"],
         multipart_threshold=cfg.s3["multipart_threshold"],
+        upload_concurrency=cfg.s3["upload_concurrency"],
         copy_threshold=cfg.s3["copy_threshold"],
         conditional_writes=cfg.s3["conditional_writes"],
     )
@@ -150,6 +152,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     metrics.cache_sizes.append(meta_store.volume)
     content = ContentCache(cache_dir / "content", cfg.cache["size"], metrics=metrics)
     metrics.cache_sizes.append(content.volume)
+    after_put = AfterPut(gauge=metrics.upload_work_pending)
     writeback = None
     if cfg.cache["write_back"]:
         writeback = WriteBack(
@@ -174,6 +177,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             content=content,
             writeback=writeback,
             quick_head=make_quick_head(client, share.bucket, counter),
+            after_put=after_put,
         )
         tree.listings.on_hit = metrics.cache_hits.labels(cache="listing").inc
         tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc
@@ -239,6 +243,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         meta_store.close,
         props.close,
         lambda: executor.shutdown(wait=False),
+        lambda: after_put.close(cfg.server["shutdown_timeout"]),  # closers run last to first
     ]
     if shared:
         shared.bus.start()

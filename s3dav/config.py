@@ -144,6 +144,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "max_attempts": (parse_int, 5),
         "part_size": (parse_size, "8MiB"),
         "multipart_threshold": (parse_size, "8MiB"),
+        "upload_concurrency": (parse_int, 10),
         "copy_threshold": (parse_size, "5GiB"),
         "legacy_s3fs_dirs": (parse_bool, False),
         "abort_stale_uploads_after": (parse_duration, "24h"),
@@ -391,6 +392,8 @@ def build(raw: dict, environ: dict | None = None) -> Config:
         raise ConfigError("server.threads: must be at least 1")
     if bool(sections["s3"]["access_key_id"]) != bool(sections["s3"]["secret_access_key"]):
         raise ConfigError("s3.access_key_id, s3.secret_access_key: set both or neither")
+    if sections["s3"]["upload_concurrency"] < 1:
+        raise ConfigError("s3.upload_concurrency: must be at least 1")
     if sections["s3"]["part_size"] < 5 * 1024**2:
         raise ConfigError("s3.part_size: S3 needs at least 5MiB")
     users = _users(raw)

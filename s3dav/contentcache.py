@@ -34,6 +34,7 @@ _log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 DIGEST = 16  # bytes of BLAKE2b in front of every stored block
+MAX_SAME = 10_000  # remembered "same bytes as" ETag pairs (in memory only)
 
 
 def seal(data: bytes) -> bytes:
@@ -85,6 +86,13 @@ class ContentCache:
         self._writer_thread.start()
         self._warned: set[str] = set()
         self._warn_lock = threading.Lock()
+        # Uploads whose bytes are still in their spool (not yet ingested), and
+        # ETags known to name the same bytes as another (an MD5 self-copy):
+        # both keep "a fresh upload reads back with no S3 request" while the
+        # ingest runs after the PUT's answer.
+        self._held: dict[tuple[str, str, str], UploadTee] = {}
+        self._same: dict[tuple[str, str, str], str] = {}
+        self._held_lock = threading.Lock()
         if directory is not None and size_limit > 0:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
@@ -140,14 +148,50 @@ class ContentCache:
     def block_key(bucket: str, key: str, etag: str, index: int) -> str:
         return f"{bucket}\0{key}\0{etag}\0{index}"
 
+    def hold(self, bucket: str, key: str, etag: str, tee: UploadTee) -> None:
+        """Serve this object version from an upload's spool until `release`."""
+        with self._held_lock:
+            self._held[(bucket, key, etag)] = tee
+
+    def release(self, bucket: str, key: str, etags: list[str]) -> None:
+        with self._held_lock:
+            for etag in etags:
+                self._held.pop((bucket, key, etag), None)
+
+    def same_bytes(self, bucket: str, key: str, etag: str, other: str) -> None:
+        """Blocks of version `etag` may be read from those of `other` (a self-copy)."""
+        with self._held_lock:
+            if len(self._same) >= MAX_SAME:
+                self._same.pop(next(iter(self._same)))
+            self._same[(bucket, key, etag)] = other
+
     def get(self, bucket: str, key: str, etag: str, index: int, length: int) -> bytes | None:
         if self._cache is None or not etag:
             return None
+        with self._held_lock:
+            other = self._same.get((bucket, key, etag))
+        for version in (etag, other) if other and other != etag else (etag,):
+            with self._held_lock:
+                tee = self._held.get((bucket, key, version))
+            if tee is not None:
+                data = tee.read_at(index * self.block_size, length)
+                if data is not None and len(data) == length:
+                    self._count(True)
+                    return data
+            data = self._get_stored(bucket, key, version, index, length)
+            if data is not None:
+                self._count(True)
+                return data
+        self._count(False)
+        return None
+
+    def _get_stored(
+        self, bucket: str, key: str, etag: str, index: int, length: int
+    ) -> bytes | None:
         k = self.block_key(bucket, key, etag, index)
         with self._pending_lock:
             data = self._pending.get(k)
         if data is not None and len(data) == length:
-            self._count(True)
             return data
         try:
             stored = self._cache.get(k)
@@ -155,7 +199,6 @@ class ContentCache:
             self._warn("read", f"content cache read failed, reading from S3: {exc}")
             return None
         if stored is None:
-            self._count(False)
             return None
         data = unseal(stored, length)
         if data is None:
@@ -164,9 +207,6 @@ class ContentCache:
                 self._cache.delete(k)
             except Exception:  # noqa: BLE001
                 pass
-            self._count(False)
-            return None
-        self._count(True)
         return data
 
     def put(self, bucket: str, key: str, etag: str, index: int, data: bytes) -> None:
@@ -344,13 +384,16 @@ class UploadTee:
 
     In memory up to `max_memory` bytes, then in a temporary file in the cache
     directory, so memory stays bounded whatever the file size. A failed write
-    (disk full) drops the copy; the upload itself goes on.
+    (disk full) drops the copy; the upload itself goes on. Once the upload is
+    committed the copy may be read at any offset (`read_at`, thread-safe) while
+    it is being ingested, so a read-back need not wait for the ingest.
     """
 
     def __init__(self, spool_dir: Path, max_memory: int) -> None:
         import tempfile
 
         self._file = tempfile.SpooledTemporaryFile(max_size=max_memory, dir=str(spool_dir))
+        self._lock = threading.Lock()
         self.ok = True
 
     def write(self, data: bytes) -> None:
@@ -362,19 +405,40 @@ class UploadTee:
             _log.warning("could not keep a copy of an upload for the cache: %s", exc)
             self.discard()
 
+    def read_at(self, offset: int, n: int) -> bytes | None:
+        """`n` bytes from `offset`, or None when the copy is gone or unreadable."""
+        with self._lock:
+            if not self.ok:
+                return None
+            try:
+                self._file.seek(offset)
+                return self._file.read(n)
+            except Exception:  # noqa: BLE001 - the caller reads elsewhere
+                return None
+
     def ingest(self, cache: ContentCache, bucket: str, key: str, etag: str) -> None:
         """Store the body as the blocks of the new object version."""
         if self.ok:
             try:
-                self._file.seek(0)
-                cache.put_object(bucket, key, etag, self._file.read)
+                pos = 0
+
+                def read(n: int) -> bytes:
+                    nonlocal pos
+                    data = self.read_at(pos, n)
+                    if data is None:
+                        raise OSError("the upload's copy is gone")
+                    pos += len(data)
+                    return data
+
+                cache.put_object(bucket, key, etag, read)
             except Exception as exc:  # noqa: BLE001
                 _log.warning("could not cache the upload of %s: %s", key, exc)
         self.discard()
 
     def discard(self) -> None:
-        self.ok = False
-        try:
-            self._file.close()
-        except Exception:  # noqa: BLE001
-            pass
+        with self._lock:
+            self.ok = False
+            try:
+                self._file.close()
+            except Exception:  # noqa: BLE001
+                pass

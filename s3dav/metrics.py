@@ -57,6 +57,11 @@ class Metrics:
         self.uploads_pending = Gauge(
             "s3dav_uploads_pending", "Uploads accepted but not yet in S3", registry=r
         )
+        self.upload_work_pending = Gauge(
+            "s3dav_upload_work_pending",
+            "Committed uploads whose MD5 self-copy or cache ingest still runs after the answer",
+            registry=r,
+        )
         self.started = time.time()
 
     def _cache_total(self) -> float:

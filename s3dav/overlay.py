@@ -64,6 +64,12 @@ class Overlay:
             self._deleted.pop(info.key, None)
             return True
 
+    def file(self, key: str) -> FileInfo | None:
+        """The own recent write of `key`, if one is recorded."""
+        with self._lock:
+            entry = self._files.get(key)
+        return entry[0] if entry is not None else None
+
     def put_dir(self, dir_key: str) -> None:
         with self._lock:
             _stamp(self._dirs, dir_key, time.time())

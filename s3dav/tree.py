@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
 
+from s3dav.afterput import AfterPut
 from s3dav.contentcache import ContentCache
 from s3dav.keylocks import KeyLocks
 from s3dav.keys import (
@@ -54,6 +55,7 @@ class TreeSettings:
     legacy_s3fs_dirs: bool = False
     part_size: int = 8 * 1024**2
     multipart_threshold: int = 8 * 1024**2
+    upload_concurrency: int = 10  # parts of one upload in flight at once
     copy_threshold: int = 5 * 1024**3  # CopyObject's limit on AWS; larger copies go in parts
     parallel: int = 16
     readahead_folders: int = 32  # subfolders whose first LIST page a browse fetches ahead
@@ -94,9 +96,11 @@ class S3Tree:
         content: ContentCache | None = None,
         writeback: WriteBack | None = None,
         quick_head: QuickHead | None = None,
+        after_put: AfterPut | None = None,
     ) -> None:
         self.client = client
         self.quick_head = quick_head
+        self.after_put = after_put  # None: the MD5 self-copy and cache ingest run before the answer
         self.content = content
         self.writeback = writeback
         self.bucket = bucket
@@ -282,6 +286,7 @@ class S3Tree:
             threshold=self.settings.multipart_threshold,
             expected_size=expected_size,
             executor=self.executor,
+            max_inflight=self.settings.upload_concurrency,
             conditions=conditions,
         )
         if self.content is not None:
@@ -307,6 +312,8 @@ class S3Tree:
         """Record a finished upload so that it is seen at once."""
         result: UploadResult = upload.result
         meta = own_file_meta(upload.metadata, result.md5_hex, upload.content_type)
+        if self._finish_later(upload):
+            return self._record_multipart(upload, meta)
         etag = result.etag
         if not isinstance(upload, WriteBackUpload):  # write-back: stored when it reaches S3
             if result.multipart:
@@ -315,20 +322,76 @@ class S3Tree:
         if upload.tee is not None and self.content is not None:
             upload.tee.ingest(self.content, self.bucket, upload.key, etag)
             upload.tee = None
-        info = self._with_meta(
-            FileInfo(
-                key=upload.key,
-                size=result.size,
-                etag=etag,
-                last_modified=result.last_modified,
-            ),
-            meta,
-        )
+        info = self._file_info(upload, etag, meta)
         if isinstance(upload, WriteBackUpload):
             self.overlay.put_file(info)
         else:  # unless a newer upload of this key has committed since
             self.overlay.put_file_if(info, expect_etag=result.etag)
         return info
+
+    def _file_info(self, upload: StreamingUpload, etag: str, meta: dict) -> FileInfo:
+        result = upload.result
+        return self._with_meta(
+            FileInfo(
+                key=upload.key, size=result.size, etag=etag, last_modified=result.last_modified
+            ),
+            meta,
+        )
+
+    def _finish_later(self, upload: StreamingUpload) -> bool:
+        """Whether the MD5 self-copy and the cache ingest may follow the answer.
+
+        Only for a multipart upload whose body the content cache holds: reads
+        in between are then served from that copy, never from S3 (where the
+        self-copy could change the ETag under a read).
+        """
+        return (
+            self.after_put is not None
+            and not isinstance(upload, WriteBackUpload)
+            and upload.result.multipart
+            and upload.tee is not None
+            and upload.tee.ok
+            and self.content is not None
+        )
+
+    def _record_multipart(self, upload: StreamingUpload, meta: dict) -> FileInfo:
+        """Show a multipart upload at once; self-copy and cache it after the answer."""
+        result, key, tee = upload.result, upload.key, upload.tee
+        upload.tee = None
+        self.meta.put(key, result.etag, meta)
+        self.content.hold(self.bucket, key, result.etag, tee)
+        info = self._file_info(upload, result.etag, meta)
+        self.overlay.put_file_if(info, expect_etag=result.etag)
+
+        def finish() -> None:
+            etag = result.etag
+            try:
+                with self._commit_locks.lock(key):
+                    if self._shows(key, result.etag):  # else a newer upload won: leave it
+                        try:
+                            etag = self._store_md5(upload, result)
+                        except Exception as exc:  # noqa: BLE001 - the object stays as it is
+                            _log.warning("could not store the MD5 of s3://%s/%s: %s",
+                                         self.bucket, key, exc)  # fmt: skip
+                    if etag != result.etag:
+                        self.meta.put(key, etag, meta)
+                        self.content.same_bytes(self.bucket, key, result.etag, etag)
+                        self.content.hold(self.bucket, key, etag, tee)
+                        self.overlay.put_file_if(
+                            self._file_info(upload, etag, meta), expect_etag=result.etag
+                        )
+                tee.ingest(self.content, self.bucket, key, etag)
+            finally:
+                self.content.release(self.bucket, key, [result.etag, etag])
+                tee.discard()
+
+        self.after_put.submit(self.bucket, key, finish)
+        return info
+
+    def _shows(self, key: str, etag: str) -> bool:
+        """Whether the gateway's own record of `key` is still the upload `etag`."""
+        info = self.overlay.file(key)
+        return info is None or info.etag == etag
 
     def _store_md5(self, upload: StreamingUpload, result: UploadResult) -> str:
         """Write `x-amz-meta-md5chksum` on a finished multipart upload; return the ETag.
@@ -405,9 +468,15 @@ class S3Tree:
 
     # ------------------------------------------------------------------ write-back
     def flush(self, key_prefix: str) -> None:
-        """Wait for pending write-back uploads below `key_prefix` (before COPY/DELETE)."""
+        """Wait for pending uploads and their post-answer work below `key_prefix`.
+
+        Before COPY/DELETE/MOVE/PROPPATCH, so that they see (and keep) the final
+        object, and a background self-copy never races them.
+        """
         if self.writeback is not None:
             self.writeback.flush(self.bucket, key_prefix)
+        if self.after_put is not None:
+            self.after_put.flush(self.bucket, key_prefix)
 
     def open_pending(self, key: str, etag: str):
         """The local body of a write-back upload not yet in S3, or None."""

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -57,6 +58,17 @@ def check_complete(key: str, received: int, announced: int | None) -> None:
         raise IncompleteBody(f"body of {key} ended after {received} of {announced} bytes")
 
 
+def part_md5_needed(client) -> bool:
+    """Whether parts need a Content-MD5 for integrity.
+
+    Over plain HTTP botocore signs every body with its SHA-256, which S3
+    checks; a second hash of each part would only cost CPU. Over HTTPS the
+    body is not signed, so the Content-MD5 is what lets S3 refuse a bad part.
+    """
+    url = getattr(getattr(client, "meta", None), "endpoint_url", "") or ""
+    return not url.startswith("http://")
+
+
 class StreamingUpload:
     """A write-only file object that streams into one S3 object."""
 
@@ -72,7 +84,7 @@ class StreamingUpload:
         threshold: int = 8 * MIB,
         expected_size: int | None = None,
         executor: ThreadPoolExecutor | None = None,
-        max_inflight: int = 4,
+        max_inflight: int = 10,
         conditions: dict[str, str] | None = None,
     ) -> None:
         self.client = client
@@ -84,11 +96,14 @@ class StreamingUpload:
         self.threshold = max(threshold, 1)
         self.executor = executor
         self.conditions = conditions or {}
-        self._buf = bytearray()
+        self._chunks: deque[bytes] = deque()  # received, not yet in a part
+        self._buffered = 0
         self._md5 = hashlib.md5()
+        self._hashed: threading.Event | None = None  # set when the last part sent is hashed
         self._size = 0
         self._upload_id: str | None = None
         self._parts: list[tuple[int, Future]] = []
+        self._part_md5 = part_md5_needed(client)
         self._slots = threading.BoundedSemaphore(max_inflight)
         # Set by the tree: commits of one key are serialised under commit_lock and
         # recorded by on_commit inside it, so the gateway's view of a key always
@@ -108,17 +123,17 @@ class StreamingUpload:
     def write(self, data: bytes) -> int:
         if self.closed:
             raise ValueError(f"upload of {self.key} is already closed")
-        self._md5.update(data)
+        data = bytes(data)
         self._size += len(data)
         if self.tee is not None:
             self.tee.write(data)
-        self._buf += data
-        if self._upload_id is None and len(self._buf) >= self.threshold:
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._upload_id is None and self._buffered >= self.threshold:
             self._start_multipart()
         if self._upload_id is not None:
-            while len(self._buf) >= self.part_size:
-                self._send_part(bytes(self._buf[: self.part_size]))
-                del self._buf[: self.part_size]
+            while self._buffered >= self.part_size:
+                self._send_part(self._take(self.part_size))
         return len(data)
 
     def close(self) -> None:
@@ -128,9 +143,8 @@ class StreamingUpload:
         self.closed = True
         try:
             check_complete(self.key, self._size, self.exact_size)
-            if self._upload_id is not None and (self._buf or not self._parts):
-                self._send_part(bytes(self._buf))
-                self._buf = bytearray()
+            if self._upload_id is not None and (self._buffered or not self._parts):
+                self._send_part(self._take(self._buffered))
             with self.commit_lock:
                 if self._upload_id is None:
                     self._put_single()
@@ -145,7 +159,7 @@ class StreamingUpload:
     def abort(self) -> None:
         """Give up: abort the multipart upload so no part lingers or shows."""
         self.closed = True
-        self._buf = bytearray()
+        self._chunks, self._buffered = deque(), 0
         if self.tee is not None:
             self.tee.discard()
         upload_id, self._upload_id = self._upload_id, None
@@ -168,9 +182,23 @@ class StreamingUpload:
             self.executor.shutdown(wait=False)
 
     # -- internals ------------------------------------------------------------
+    def _take(self, n: int) -> bytes:
+        """The first `n` buffered bytes, joined in one copy."""
+        taken, size = [], 0
+        while size < n:
+            chunk = self._chunks.popleft()
+            if size + len(chunk) > n:
+                cut = n - size
+                self._chunks.appendleft(chunk[cut:])
+                chunk = chunk[:cut]
+            taken.append(chunk)
+            size += len(chunk)
+        self._buffered -= size
+        return b"".join(taken)
+
     def _put_single(self) -> None:
-        body = bytes(self._buf)
-        self._buf = bytearray()
+        body = self._take(self._buffered)
+        self._md5.update(body)
         md5_hex = self._md5.hexdigest()
         resp = self.client.put_object(
             Bucket=self.bucket,
@@ -209,18 +237,31 @@ class StreamingUpload:
             if fut.done() and fut.exception() is not None:
                 self._slots.release()
                 raise UploadError(f"part upload of {self.key} failed: {fut.exception()}")
-        fut = self.executor.submit(self._upload_part, number, data)
+        after, self._hashed = self._hashed, threading.Event()
+        fut = self.executor.submit(self._upload_part, number, data, after, self._hashed)
         self._parts.append((number, fut))
 
-    def _upload_part(self, number: int, data: bytes) -> str:
+    def _upload_part(
+        self, number: int, data: bytes, after: threading.Event | None, hashed: threading.Event
+    ) -> str:
+        """Hash the part into the body's MD5 (in order, off the request thread), send it."""
         try:
+            if after is not None:
+                after.wait()
+            try:
+                self._md5.update(data)
+            finally:
+                hashed.set()
+            extra = {}
+            if self._part_md5:
+                extra["ContentMD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
             resp = self.client.upload_part(
                 Bucket=self.bucket,
                 Key=self.key,
                 UploadId=self._upload_id,
                 PartNumber=number,
                 Body=data,
-                ContentMD5=base64.b64encode(hashlib.md5(data).digest()).decode(),
+                **extra,
             )
             return resp["ETag"]
         finally:
