@@ -165,6 +165,11 @@ class ContentCache:
                 self._same.pop(next(iter(self._same)))
             self._same[(bucket, key, etag)] = other
 
+    def same_as(self, bucket: str, key: str, etag: str) -> str | None:
+        """The ETag known to hold the same bytes as `etag`, if any."""
+        with self._held_lock:
+            return self._same.get((bucket, key, etag))
+
     def get(self, bucket: str, key: str, etag: str, index: int, length: int) -> bytes | None:
         if self._cache is None or not etag:
             return None
@@ -370,6 +375,10 @@ class BlockReader(ObjectReader):
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("PreconditionFailed", "412"):
+                other = self.cache.same_as(self.bucket, self.key, self.etag)
+                if other and other != self.etag:  # only our own MD5 self-copy: same bytes
+                    self.etag = other
+                    return self._fetch(lo, hi)
                 raise ObjectChanged(f"{self.key} changed while it was being read") from exc
             raise
         with resp["Body"] as body:

@@ -101,6 +101,7 @@ class FaultProxy:
         self.down = False
         self.list_lag = 0.0
         self.fail_when: Callable[[Seen], bool] | None = None
+        self.stall_when: Callable[[Seen], bool] | None = None  # stall these for stall_seconds
         self.fail_status = 500
         self.faults: Counter[str] = Counter()  # what was injected, by kind
         self.requests = 0
@@ -131,6 +132,7 @@ class FaultProxy:
         self.down = False
         self.list_lag = 0.0
         self.fail_when = None
+        self.stall_when = None
 
     def injected(self) -> int:
         return sum(self.faults.values())
@@ -143,6 +145,8 @@ class FaultProxy:
                 kind = "down"
             elif self.fail_when is not None and self.fail_when(seen):
                 kind = "rule"
+            elif self.stall_when is not None and self.stall_when(seen):
+                kind = "stall"
             else:
                 # one draw, so that the shares are exactly as set
                 r = self._random.random()

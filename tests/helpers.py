@@ -134,6 +134,17 @@ class Gateway:
             counts[m.group(1)] = counts.get(m.group(1), 0) + int(float(m.group(3)))
         return counts
 
+    def settle(self, timeout: float = 60) -> None:
+        """Wait until post-answer upload work (MD5 self-copy, cache ingest) is done."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = requests.get(self.url + "/metrics", timeout=10).text
+            m = re.search(r"^s3dav_upload_work_pending (\S+)$", text, re.M)
+            if m is not None and float(m.group(1)) == 0:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("post-upload work did not finish")
+
     def s3_delta(self, before: dict[str, int]) -> dict[str, int]:
         after = self.s3_counts()
         return {
