@@ -125,8 +125,6 @@ class StreamingUpload:
             raise ValueError(f"upload of {self.key} is already closed")
         data = bytes(data)
         self._size += len(data)
-        if self.tee is not None:
-            self.tee.write(data)
         self._chunks.append(data)
         self._buffered += len(data)
         if self._upload_id is None and self._buffered >= self.threshold:
@@ -199,6 +197,8 @@ class StreamingUpload:
     def _put_single(self) -> None:
         body = self._take(self._buffered)
         self._md5.update(body)
+        if self.tee is not None:
+            self.tee.write(body)
         md5_hex = self._md5.hexdigest()
         resp = self.client.put_object(
             Bucket=self.bucket,
@@ -244,12 +244,14 @@ class StreamingUpload:
     def _upload_part(
         self, number: int, data: bytes, after: threading.Event | None, hashed: threading.Event
     ) -> str:
-        """Hash the part into the body's MD5 (in order, off the request thread), send it."""
+        """Hash and tee the part (in order, off the request thread), then send it."""
         try:
             if after is not None:
                 after.wait()
             try:
                 self._md5.update(data)
+                if self.tee is not None:
+                    self.tee.write(data)
             finally:
                 hashed.set()
             extra = {}
