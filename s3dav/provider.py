@@ -30,6 +30,7 @@ from s3dav.contentcache import BlockReader
 from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key
 from s3dav.listing import DirInfo, FileInfo
 from s3dav.metrics import RESERVED_PATHS
+from s3dav.propfind import do_propfind
 from s3dav.reader import ObjectChanged, RangedReader
 from s3dav.tree import S3Tree
 
@@ -201,6 +202,9 @@ class S3Provider(DAVProvider):
                         err_condition=PRECONDITION_CODE_PropfindFiniteDepth,
                     )
                 environ["HTTP_DEPTH"] = "0"
+            server = getattr(default_handler, "__self__", None)
+            if server is not None:
+                return do_propfind(server, environ, start_response)
         conditional = any(k.startswith("HTTP_IF_") for k in environ)
         if environ.get("REQUEST_METHOD") == "GET" and not conditional:
             # (a conditional GET may end in 304/412: no S3 read before WsgiDAV decides)
