@@ -36,8 +36,22 @@ class Multistatus:
     def __init__(self) -> None:
         self._uris: dict[str, str] = {}  # namespace URI -> prefix, in order of appearance
         self._qnames: dict[str, str] = {}  # "{uri}local" -> "prefix:local"
+        self._tags: dict[str, tuple[str, str, str]] = {}  # name -> (open, close, empty)
+        self._closers: dict[str, str] = {}  # status -> end of its <propstat>
         self._parts: list[str] = []
-        self._qname("{DAV:}multistatus")
+        # The root comes first, so the DAV: names are fixed before any property's.
+        dav = {
+            local: self._qname("{DAV:}" + local)
+            for local in ("multistatus", "response", "href", "propstat", "prop", "status")
+        }
+        self._root = dav["multistatus"]
+        self._response = (f"<{dav['response']}><{dav['href']}>", f"</{dav['href']}>")
+        self._response_no_href = f"<{dav['response']}><{dav['href']} />"
+        self._response_end = f"</{dav['response']}>"
+        self._propstat = f"<{dav['propstat']}><{dav['prop']}>"
+        self._propstat_end = (
+            f"</{dav['prop']}><{dav['status']}>HTTP/1.1 {{}}</{dav['status']}></{dav['propstat']}>"
+        )
 
     def _qname(self, name: str) -> str:
         """ElementTree's prefix for a Clark name, assigning the next `nsN` if new."""
@@ -61,35 +75,46 @@ class Multistatus:
         self._qnames[name] = q
         return q
 
+    def _tag(self, name: str) -> tuple[str, str, str]:
+        """(open, close, empty) of a property element, its prefix assigned at first use."""
+        tag = self._tags.get(name)
+        if tag is None:
+            q = self._qname(name)
+            tag = self._tags[name] = (f"<{q}>", f"</{q}>", f"<{q} />")
+        return tag
+
     def add(self, href: str, props: list[tuple[str, object]]) -> None:
         """One resource: what `util.add_property_response` adds to the tree."""
-        by_status: dict[str, list[tuple[str, object]]] = {}
+        groups: dict[str, list[tuple[str, object]]] = {}  # by status, in order of appearance
         for name, value in props:
-            status = OK
             if isinstance(value, DAVError):
-                status = get_http_status_string(value)
-                value = None
-            by_status.setdefault(status, []).append((name, value))
-        q = self._qname
+                groups.setdefault(get_http_status_string(value), []).append((name, None))
+            else:
+                groups.setdefault(OK, []).append((name, value))
         w = self._parts.append
-        response, href_tag = q("{DAV:}response"), q("{DAV:}href")
+        tags, tag_of = self._tags, self._tag
         if href:
-            w(f"<{response}><{href_tag}>{_escape_cdata(href)}</{href_tag}>")
+            w(self._response[0] + _escape_cdata(href) + self._response[1])
         else:
-            w(f"<{response}><{href_tag} />")
-        propstat, prop, status_tag = q("{DAV:}propstat"), q("{DAV:}prop"), q("{DAV:}status")
-        for status, pairs in by_status.items():
-            w(f"<{propstat}><{prop}>")
+            w(self._response_no_href)
+        for status, pairs in groups.items():
+            w(self._propstat)
             for name, value in pairs:
-                if value is None:
-                    w(f"<{q(name)} />")
-                elif is_etree_element(value):
-                    self._element(value)  # its own tag: `name` is not written
-                else:
-                    tag, text = q(name), to_unicode_safe(value)
-                    w(f"<{tag}>{_escape_cdata(text)}</{tag}>" if text else f"<{tag} />")
-            w(f"</{prop}><{status_tag}>HTTP/1.1 {status}</{status_tag}></{propstat}>")
-        w(f"</{response}>")
+                if value.__class__ is not str:
+                    if value is None:
+                        w((tags.get(name) or tag_of(name))[2])
+                        continue
+                    if is_etree_element(value):
+                        self._element(value)  # its own tag: `name` is not written
+                        continue
+                    value = to_unicode_safe(value)
+                tag = tags.get(name) or tag_of(name)
+                w(tag[0] + _escape_cdata(value) + tag[1] if value else tag[2])
+            closer = self._closers.get(status)
+            if closer is None:
+                closer = self._closers[status] = self._propstat_end.format(status)
+            w(closer)
+        w(self._response_end)
 
     def _element(self, el) -> None:
         """An element value (resourcetype, lockdiscovery, a dead property) as ET writes it."""
@@ -118,7 +143,7 @@ class Multistatus:
             w(_escape_cdata(tail))
 
     def to_bytes(self) -> bytes:
-        root = self._qnames["{DAV:}multistatus"]
+        root = self._root
         decls = "".join(
             f' xmlns{":" + p if p else ""}="{_escape_attrib(uri)}"'
             for uri, p in sorted(self._uris.items(), key=lambda x: x[1])

@@ -9,6 +9,8 @@ the text writer does not handle sends the request down WsgiDAV's own path.
 
 from __future__ import annotations
 
+import io
+
 from wsgidav import util
 from wsgidav.dav_error import (
     HTTP_BAD_REQUEST,
@@ -21,6 +23,9 @@ from wsgidav.xml_tools import etree
 from s3dav.multistatus import Multistatus, Unrenderable
 
 ALLPROP_BODY = "<D:propfind xmlns:D='DAV:'><D:allprop/></D:propfind>"
+PARSED_MAX = 256  # request bodies remembered as (mode, names)
+PARSED_BODY_MAX = 4096
+_parsed: dict[bytes, tuple[str | None, tuple[str, ...]]] = {}
 
 
 def propfind_mode(request_el, fail) -> tuple[str | None, list[str]]:
@@ -44,6 +49,29 @@ def propfind_mode(request_el, fail) -> tuple[str | None, list[str]]:
     return mode, names
 
 
+def read_request(environ: dict, fail) -> tuple[str | None, list[str]]:
+    """(mode, names) of the request body; the same small body is parsed once.
+
+    xmlguard.py has read and checked the body and left it as a BytesIO.
+    """
+    stream = environ.get("wsgi.input")
+    body = stream.getvalue() if isinstance(stream, io.BytesIO) else None
+    known = _parsed.get(body) if body is not None else None
+    if known is not None:
+        return known[0], list(known[1])
+    request_el = util.parse_xml_body(environ, allow_empty=True)
+    if request_el is None:
+        request_el = etree.XML(ALLPROP_BODY)
+    if request_el.tag != "{DAV:}propfind":
+        fail(HTTP_BAD_REQUEST)
+    mode, names = propfind_mode(request_el, fail)
+    if body is not None and len(body) <= PARSED_BODY_MAX:
+        if len(_parsed) >= PARSED_MAX:
+            _parsed.clear()
+        _parsed[body] = (mode, tuple(names))
+    return mode, names
+
+
 def do_propfind(server, environ, start_response):
     """`server` is WsgiDAV's RequestServer (whose do_PROPFIND this replaces)."""
     path = environ["PATH_INFO"]
@@ -62,12 +90,7 @@ def do_propfind(server, environ, start_response):
         server._fail(HTTP_NOT_FOUND, context_info=path)
     server._evaluate_if_headers(res, environ)
 
-    request_el = util.parse_xml_body(environ, allow_empty=True)
-    if request_el is None:
-        request_el = etree.XML(ALLPROP_BODY)
-    if request_el.tag != "{DAV:}propfind":
-        server._fail(HTTP_BAD_REQUEST)
-    mode, names = propfind_mode(request_el, server._fail)
+    mode, names = read_request(environ, server._fail)
 
     answers = []
     for child in res.get_descendants(depth=depth, add_self=True):
