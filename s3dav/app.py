@@ -25,6 +25,7 @@ from s3dav.faults import S3ErrorMapper, abort_stale_uploads
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
 from s3dav.middleware import GatewayApp
+from s3dav.onewrite import OneWriteGateway
 from s3dav.props import SqlitePropertyManager
 from s3dav.provider import S3Provider
 from s3dav.quickhead import make_quick_head
@@ -309,6 +310,7 @@ def make_server(gw: Gateway) -> wsgi.Server:
         request_queue_size=128,
         timeout=60,
     )
+    server.gateway = OneWriteGateway  # headers and a small body in one send
     if cfg.tls:
         from cheroot.ssl.builtin import BuiltinSSLAdapter
 

@@ -18,6 +18,7 @@ from s3dav.listing import DirInfo, FileInfo, Listing
 
 # S3's LastModified and our clock may disagree by a little.
 CLOCK_SLACK = 2.0
+MERGED_MAX = 1000  # folders whose merged listing is kept for reuse
 
 
 def _stamp(table: dict, key: str, value) -> None:
@@ -37,6 +38,10 @@ class Overlay:
         # Called after each own change with (key, whole_tree): replicas.ListingBus uses
         # it to tell other replicas which cached listings went stale.
         self.listeners: list[Callable[[str, bool], None]] = []
+        # apply() results per folder, valid while neither the cached listing nor the
+        # overlay changed: warm PROPFINDs cost no copy of a big listing.
+        self._generation = 0
+        self._merged: dict[str, tuple[Listing, int, Listing]] = {}
 
     def _changed(self, key: str, tree: bool = False) -> None:
         for listener in self.listeners:
@@ -48,6 +53,7 @@ class Overlay:
         with self._lock:
             _stamp(self._files, info.key, (info, now))
             self._deleted.pop(info.key, None)
+            self._generation += 1
         self._changed(info.key)
 
     def put_file_if(self, info: FileInfo, expect_etag: str) -> bool:
@@ -62,6 +68,7 @@ class Overlay:
                 return False
             _stamp(self._files, info.key, (info, time.time()))
             self._deleted.pop(info.key, None)
+            self._generation += 1
             return True
 
     def file(self, key: str) -> FileInfo | None:
@@ -73,12 +80,14 @@ class Overlay:
     def put_dir(self, dir_key: str) -> None:
         with self._lock:
             _stamp(self._dirs, dir_key, time.time())
+            self._generation += 1
         self._changed(dir_key)
 
     def delete_file(self, key: str) -> None:
         with self._lock:
             self._files.pop(key, None)
             _stamp(self._deleted, key, time.time())
+            self._generation += 1
         self._changed(key)
 
     def delete_tree(self, dir_key: str) -> None:
@@ -89,6 +98,7 @@ class Overlay:
                 del self._files[k]
             for k in [k for k in self._dirs if k.startswith(dir_key)]:
                 del self._dirs[k]
+            self._generation += 1
         self._changed(dir_key, tree=True)
 
     def forget(self, key: str, tree: bool = False) -> None:
@@ -97,6 +107,7 @@ class Overlay:
             for table in (self._files, self._deleted, self._dirs, self._deleted_trees):
                 for k in [k for k in table if k == key or (tree and k.startswith(key))]:
                     del table[k]
+            self._generation += 1
 
     # -- merging --------------------------------------------------------------
     def _prune(self, now: float) -> None:
@@ -108,11 +119,13 @@ class Overlay:
                 if table[k] >= limit:
                     break
                 del table[k]
+                self._generation += 1
         while self._files:
             k = next(iter(self._files))
             if self._files[k][1] >= limit:
                 break
             del self._files[k]
+            self._generation += 1
 
     def _tree_deleted_at(self, key: str) -> float | None:
         """Latest delete time of a deleted tree that holds `key`."""
@@ -132,6 +145,10 @@ class Overlay:
             self._prune(now)
             if not (self._files or self._dirs or self._deleted or self._deleted_trees):
                 return listing
+            if only is None:
+                memo = self._merged.get(P)
+                if memo is not None and memo[0] is listing and memo[1] == self._generation:
+                    return memo[2]  # shared like `listing` itself: never changed by callers
             files, dirs = listing.files, listing.dirs
             if only is not None:
                 files = {only: files[only]} if only in files else {}
@@ -147,6 +164,10 @@ class Overlay:
             )
             self._hide_deleted(out)
             self._add_present(out, only)
+            if only is None:
+                if len(self._merged) >= MERGED_MAX:
+                    self._merged.clear()
+                self._merged[P] = (listing, self._generation, out)
             return out
 
     def _hide_deleted(self, out: Listing) -> None:

@@ -7,6 +7,7 @@ them in the read-your-writes overlay.
 
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 import time
@@ -30,6 +31,7 @@ from s3dav.contentcache import BlockReader
 from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key
 from s3dav.listing import DirInfo, FileInfo
 from s3dav.metrics import RESERVED_PATHS
+from s3dav.propfind import do_propfind
 from s3dav.reader import ObjectChanged, RangedReader
 from s3dav.tree import S3Tree
 
@@ -45,6 +47,13 @@ OC_CHECKSUMS = OC_NS + "checksums"
 # (handled by WsgiDAV's mutable_live_props) and the Win32 ones (its hotfix):
 # ownCloud/Nextcloud and newer rclone send <d:lastmodified>epoch</d:lastmodified>.
 MTIME_PROPS = ("{DAV:}lastmodified", OC_NS + "lastmodified")
+GETLASTMODIFIED = "{DAV:}getlastmodified"
+GETCONTENTLENGTH = "{DAV:}getcontentlength"
+GETETAG = "{DAV:}getetag"
+RESOURCETYPE = "{DAV:}resourcetype"
+
+# RFC 1123 dates of modification times: a listing shows the same few thousand again and again.
+http_date = functools.lru_cache(maxsize=1 << 16)(util.get_rfc1123_time)
 
 
 def checksums_element(md5_hex: str):
@@ -201,6 +210,9 @@ class S3Provider(DAVProvider):
                         err_condition=PRECONDITION_CODE_PropfindFiniteDepth,
                     )
                 environ["HTTP_DEPTH"] = "0"
+            server = getattr(default_handler, "__self__", None)
+            if server is not None:
+                return do_propfind(server, environ, start_response)
         conditional = any(k.startswith("HTTP_IF_") for k in environ)
         if environ.get("REQUEST_METHOD") == "GET" and not conditional:
             # (a conditional GET may end in 304/412: no S3 read before WsgiDAV decides)
@@ -264,6 +276,13 @@ class _Common:
     @property
     def tree(self) -> S3Tree:
         return self.provider.tree
+
+    def get_ref_url(self):
+        """WsgiDAV's, computed once: every property, lock and dead-property lookup asks."""
+        ref = self.__dict__.get("_ref_url")
+        if ref is None:
+            ref = self._ref_url = super().get_ref_url()
+        return ref
 
     def _dest_key(self, dest_path: str, *, collection: bool = False) -> str:
         return self.provider.key_for(dest_path, collection=collection)
@@ -340,10 +359,21 @@ class S3File(_Common, DAVNonCollection):
         return names
 
     def get_property_value(self, name):
+        info = self.info
         if name == OC_CHECKSUMS:
-            if not (self.info and self.info.md5):
+            if not (info and info.md5):
                 raise DAVError(HTTP_NOT_FOUND, "no MD5 known for this object")
-            return checksums_element(self.info.md5)
+            return checksums_element(info.md5)
+        if info is not None:
+            # What WsgiDAV's generic getter answers, without its dispatch (PROPFIND of 2000).
+            if name == GETLASTMODIFIED:
+                return http_date(info.modified)
+            if name == GETCONTENTLENGTH:
+                return str(info.size)
+            if name == RESOURCETYPE:
+                return ""
+            if name == GETETAG and info.etag is not None:
+                return info.etag
         return super().get_property_value(name)
 
     def support_ranges(self):

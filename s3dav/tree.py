@@ -240,7 +240,15 @@ class S3Tree:
         return self._with_meta(info, meta)
 
     def stat(self, key: str) -> FileInfo | DirInfo | None:
-        """What `key` (no trailing slash) names: a file, a folder, or nothing."""
+        """What `key` (no trailing slash) names: a file, a folder, or nothing.
+
+        A folder whose own listing is cached and shows something exists (a folder
+        wins over a file of the same name): its parent's listing is not needed, so
+        a walk into a folder does not LIST the parent again when only that expired.
+        """
+        own = self.listings.get(key + "/")
+        if own is not None and not self.overlay.apply(own).is_empty:
+            return DirInfo(key=key + "/")
         parent, name = parent_and_name(key)
         raw = self.listings.get_or_fetch(parent, lambda: self._fetch_listing(parent))
         listing = self.overlay.apply(raw, only=name)

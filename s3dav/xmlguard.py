@@ -14,6 +14,9 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
+PASSED_MAX = 256  # small bodies remembered as checked (the same bytes pass again)
+PASSED_BODY_MAX = 4096
+_passed: set[bytes] = set()
 
 
 class XmlRefused(ValueError):
@@ -25,7 +28,21 @@ class XmlRefused(ValueError):
 
 
 def check_xml(body: bytes) -> None:
-    """Raise XmlRefused(400) unless `body` is plain, well-formed XML without a DTD."""
+    """Raise XmlRefused(400) unless `body` is plain, well-formed XML without a DTD.
+
+    A client sends the same few PROPFIND bodies again and again: a small body
+    that passed once is not parsed again.
+    """
+    if body in _passed:
+        return
+    _check(body)
+    if len(body) <= PASSED_BODY_MAX:
+        if len(_passed) >= PASSED_MAX:
+            _passed.clear()
+        _passed.add(body)
+
+
+def _check(body: bytes) -> None:
     try:
         fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:

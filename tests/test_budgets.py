@@ -98,6 +98,21 @@ def test_get_cached_file_within_ttl_costs_nothing(make_gateway, bucket):
     assert gw.s3_delta(before) == {"LIST": 1}
 
 
+def test_walk_into_a_cached_folder_needs_no_parent_listing(make_gateway, bucket, s3):
+    """A sync tool's warm walk: a folder whose own listing is cached is known to exist."""
+    put_straight(s3, bucket, ["w/d1/a.txt", "w/d2/b.txt"])
+    # (no read-ahead: its first page of w/d1/ would age from the first PROPFIND)
+    gw = make_gateway(bucket, config={"cache": {"metadata_ttl": "4s", "readahead_folders": 0}})
+    assert propfind(gw, "/w/").status_code == 207  # lists "" (to resolve /w) and w/
+    time.sleep(2)
+    assert propfind(gw, "/w/d1/").status_code == 207  # lists w/d1/
+    time.sleep(2.5)  # the listings of "" and w/ have expired, that of w/d1/ has not
+    before = gw.s3_counts()
+    r = propfind(gw, "/w/d1/")
+    assert r.status_code == 207 and len(hrefs(r.text)) == 2
+    assert gw.s3_delta(before) == {}
+
+
 def test_content_cache_survives_restart(gw, bucket, s3):
     body = os.urandom(300_000)
     s3.put_object(Bucket=bucket, Key="ext.bin", Body=body)

@@ -110,3 +110,31 @@ def test_expired_entries_go_and_a_rewrite_renews_an_entry():
     assert not merged.dirs
     time.sleep(0.6)
     assert not ov.apply(Listing(dir_key="")).files
+
+
+def test_merged_listing_is_reused_until_the_listing_or_the_overlay_changes():
+    ov = Overlay()
+    raw = Listing(dir_key="d/", files={"a": _info("d/a", "e0", 1000.0)})
+    ov.put_file(_info("d/b", "e1"))
+    first = ov.apply(raw)
+    assert ov.apply(raw) is first  # nothing changed: the same merge
+    ov.put_file(_info("d/c", "e2"))
+    second = ov.apply(raw)
+    assert second is not first and set(second.files) == {"a", "b", "c"}
+    refetched = Listing(dir_key="d/", files=dict(raw.files))
+    assert ov.apply(refetched) is not second  # a new LIST result is merged afresh
+    ov.delete_file("d/a")
+    assert set(ov.apply(refetched).files) == {"b", "c"}
+
+
+def test_expired_entries_leave_the_merged_listing():
+    ov = Overlay(ttl=0.05)
+    raw = Listing(dir_key="d/")
+    ov.put_file(_info("d/new", "e1"))
+    assert set(ov.apply(raw).files) == {"new"}
+    time.sleep(0.1)
+    assert set(ov.apply(raw).files) == set()  # expired: S3 is trusted again
+    ov.put_dir("d/sub/")
+    assert set(ov.apply(raw).dirs) == {"sub"}
+    time.sleep(0.1)
+    assert ov.apply(raw).dirs == {}
