@@ -54,6 +54,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_moto(log) -> tuple[subprocess.Popen, str]:
+    """moto's server for a benchmark (benchmarks/motoserver.py); returns (process, URL)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.motoserver", "--port", str(port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDS},
+    )  # fmt: skip
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -499,12 +509,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="s3dav-bench-"))
     log = open(work / "servers.log", "wb")  # noqa: SIM115
-    moto_port = free_port()
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.motoserver", "--port", str(moto_port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDS},
-    )  # fmt: skip
-    moto_url = f"http://127.0.0.1:{moto_port}"
+    moto, moto_url = start_moto(log)
     procs = [moto]
     rows: list[dict] = []
     try:

@@ -20,8 +20,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,13 +30,11 @@ import psutil
 import requests
 
 from benchmarks.run import (
-    CREDS,
     PROPFIND_BODY,
-    ROOT,
     SMALL,
     Runner,
-    free_port,
     make_target,
+    start_moto,
     stop,
     wait_http,
 )
@@ -100,12 +96,7 @@ def main() -> None:
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="s3dav-warmcpu-"))
     log = open(work / "servers.log", "wb")  # noqa: SIM115
-    port = free_port()
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.motoserver", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDS},
-    )  # fmt: skip
-    moto_url = f"http://127.0.0.1:{port}"
+    moto, moto_url = start_moto(log)
     target = None
     try:
         wait_http(moto_url + "/moto-api/", moto)

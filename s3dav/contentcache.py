@@ -318,11 +318,6 @@ class BlockReader(ObjectReader):
         self._pos += len(chunk)
         return chunk
 
-    def readinto(self, buf) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
     def open_now(self) -> None:
         """Load the first block at once, so S3 errors come before the answer starts."""
         if self._pos < self.size:

@@ -32,6 +32,11 @@ class ObjectReader(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
+    def readinto(self, buf) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
     def _seek_target(self, offset: int, whence: int) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
         return max(0, base + offset)
@@ -66,11 +71,6 @@ class RangedReader(ObjectReader):
         data = self._body.read() if n is None or n < 0 else self._body.read(n)
         self._pos += len(data)
         return data
-
-    def readinto(self, buf) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
 
     def open_latest(self) -> dict:
         """GET the whole object as it is now, whatever its version; adopt that version.
