@@ -32,6 +32,7 @@ from s3dav.quickhead import make_quick_head
 from s3dav.s3client import RequestCounter, S3Settings, make_client
 from s3dav.throttle import LoginThrottle
 from s3dav.tree import S3Tree, TreeSettings
+from s3dav.upload import PartChecksums
 from s3dav.writeback import WriteBack
 
 _log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     content = ContentCache(cache_dir / "content", cfg.cache["size"], metrics=metrics)
     metrics.cache_sizes.append(content.volume)
     after_put = AfterPut(gauge=metrics.upload_work_pending)
+    checksums = PartChecksums(cfg.s3["part_checksums"])  # one for all shares: a store refuses once
     writeback = None
     if cfg.cache["write_back"]:
         writeback = WriteBack(
@@ -163,6 +165,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             threshold=cfg.s3["multipart_threshold"],
             delay=cfg.cache["write_back_delay"],
             metrics=metrics,
+            checksums=checksums,
         )
     shared = shared_state(cfg)
     props = shared.props if shared else SqlitePropertyManager(cache_dir / "properties.sqlite3")
@@ -179,6 +182,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             writeback=writeback,
             quick_head=make_quick_head(client, share.bucket, counter),
             after_put=after_put,
+            checksums=checksums,
         )
         tree.listings.on_hit = metrics.cache_hits.labels(cache="listing").inc
         tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc

@@ -149,6 +149,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "legacy_s3fs_dirs": (parse_bool, False),
         "abort_stale_uploads_after": (parse_duration, "24h"),
         "conditional_writes": (parse_bool, True),
+        "part_checksums": (parse_bool, True),
     },
     "cache": {
         "dir": (parse_str, "~/.cache/s3dav"),

@@ -420,6 +420,18 @@ class UploadTee:
             except Exception:  # noqa: BLE001 - the caller reads elsewhere
                 return None
 
+    def md5_hex(self, chunk: int = 8 * MIB) -> str | None:
+        """The MD5 of the whole copy, or None when the copy is gone or unreadable."""
+        md5, pos = hashlib.md5(), 0
+        while True:
+            data = self.read_at(pos, chunk)
+            if data is None:
+                return None
+            if not data:
+                return md5.hexdigest()
+            md5.update(data)
+            pos += len(data)
+
     def ingest(self, cache: ContentCache, bucket: str, key: str, etag: str) -> None:
         """Store the body as the blocks of the new object version."""
         if self.ok:

@@ -81,6 +81,25 @@ class RequestCounter:
         self.record(event_name.rsplit(".", 1)[-1])
 
 
+class UnsignedChecksummedParts:
+    """`before-sign` hook: an UploadPart that carries a CRC32 is not also SHA-256 signed.
+
+    Over plain HTTP botocore hashes every body with SHA-256 for the signature,
+    which costs a quarter of a large upload's CPU. A part with
+    x-amz-checksum-crc32 is already checked by S3 against that checksum, so it is
+    sent as UNSIGNED-PAYLOAD, as botocore itself does over HTTPS. Other
+    requests keep their signed payload.
+    """
+
+    def __init__(self, config: Config) -> None:
+        s3 = dict(config.s3 or {})
+        self._unsigned = config.merge(Config(s3={**s3, "payload_signing_enabled": False}))
+
+    def __call__(self, request=None, **_kw) -> None:
+        if request is not None and "x-amz-checksum-crc32" in request.headers:
+            request.context["client_config"] = self._unsigned
+
+
 @dataclass(frozen=True)
 class S3Settings:
     endpoint_url: str | None = None
@@ -116,6 +135,7 @@ def make_client(settings: S3Settings, counter: RequestCounter, *, pool_size: int
         region_name=settings.region,
     )
     client = session.client("s3", endpoint_url=settings.endpoint_url or None, config=config)
+    client.meta.events.register("before-sign.s3.UploadPart", UnsignedChecksummedParts(config))
     client.meta.events.register("before-send.s3", counter._on_before_send)
     client.meta.events.register("before-call.s3", counter._on_before_call)
     client.meta.events.register("after-call.s3", counter._on_after_call)

@@ -13,7 +13,7 @@ import logging
 import mimetypes
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
@@ -35,7 +35,7 @@ from s3dav.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5
 from s3dav.metacache import ListingCache, MetaStore
 from s3dav.overlay import Overlay
 from s3dav.quickhead import FALLBACK, QuickHead
-from s3dav.upload import StreamingUpload, UploadResult
+from s3dav.upload import PartChecksums, StreamingUpload, UploadResult
 from s3dav.writeback import BodyReader, Job, WriteBack, WriteBackUpload
 
 _log = logging.getLogger(__name__)
@@ -97,8 +97,10 @@ class S3Tree:
         writeback: WriteBack | None = None,
         quick_head: QuickHead | None = None,
         after_put: AfterPut | None = None,
+        checksums: PartChecksums | None = None,
     ) -> None:
         self.client = client
+        self.checksums = checksums or PartChecksums(enabled=False)
         self.quick_head = quick_head
         self.after_put = after_put  # None: the MD5 self-copy and cache ingest run before the answer
         self.content = content
@@ -296,6 +298,10 @@ class S3Tree:
             executor=self.executor,
             max_inflight=self.settings.upload_concurrency,
             conditions=conditions,
+            checksums=self.checksums,
+            # With post-answer work, a multipart body is hashed from its cached
+            # copy after the answer (_record_multipart), off the upload's path.
+            hash_md5=self.after_put is None or self.content is None,
         )
         if self.content is not None:
             upload.tee = self.content.new_tee(self.settings.multipart_threshold)
@@ -312,14 +318,14 @@ class S3Tree:
                 size=result.size,
                 etag=result.etag,
                 last_modified=result.last_modified,
-                md5=result.md5_hex,
+                md5=result.md5_hex or None,
             )
         )
 
     def upload_done(self, upload: StreamingUpload) -> FileInfo:
         """Record a finished upload so that it is seen at once."""
         result: UploadResult = upload.result
-        meta = own_file_meta(upload.metadata, result.md5_hex, upload.content_type)
+        meta = own_file_meta(upload.metadata, result.md5_hex or None, upload.content_type)
         if self._finish_later(upload):
             return self._record_multipart(upload, meta)
         etag = result.etag
@@ -372,12 +378,23 @@ class S3Tree:
         self.overlay.put_file_if(info, expect_etag=result.etag)
 
         def finish() -> None:
-            etag = result.etag
+            etag, done = result.etag, result
             try:
+                if not done.md5_hex:  # hashed here, off the upload's path
+                    md5_hex = tee.md5_hex()
+                    if md5_hex:
+                        done = replace(result, md5_hex=md5_hex)
+                        meta["md5"] = md5_hex
                 with self._commit_locks.lock(key):
                     if self._shows(key, result.etag):  # else a newer upload won: leave it
+                        if done is not result:  # the MD5 shows at once, before the copy
+                            self.meta.put(key, result.etag, meta)
+                            self.overlay.put_file_if(
+                                self._file_info(upload, result.etag, meta),
+                                expect_etag=result.etag,
+                            )
                         try:
-                            etag = self._store_md5(upload, result)
+                            etag = self._store_md5(upload, done)
                         except Exception as exc:  # noqa: BLE001 - the object stays as it is
                             _log.warning("could not store the MD5 of s3://%s/%s: %s",
                                          self.bucket, key, exc)  # fmt: skip
@@ -410,14 +427,18 @@ class S3Tree:
         is written into S3 itself with one server-side self-copy, guarded by
         the ETag so that a newer upload is never overwritten. The MetaStore
         also keeps it, which is all there is above s3.copy_threshold (5 GiB:
-        no single CopyObject) or when the copy fails.
+        no single CopyObject) or when the copy fails. Without an MD5 (the
+        upload's cached copy was lost before it was hashed) there is no copy.
         """
-        if result.size > self.settings.copy_threshold:
+        if result.size > self.settings.copy_threshold or not result.md5_hex:
             return result.etag
         metadata = {
             **upload.metadata,
             "md5chksum": base64.b64encode(bytes.fromhex(result.md5_hex)).decode(),
         }
+        # The copy gets a full-object CRC32 in place of the parts' composite one,
+        # which any reader can check (and moto drops the composite type on a copy).
+        extra = {"ChecksumAlgorithm": "CRC32"} if self.checksums.enabled else {}
         try:
             resp = self.client.copy_object(
                 Bucket=self.bucket,
@@ -427,6 +448,7 @@ class S3Tree:
                 Metadata=metadata,
                 MetadataDirective="REPLACE",
                 ContentType=upload.content_type,
+                **extra,
             )
         except ClientError as exc:
             _log.warning("could not store the MD5 of s3://%s/%s: %s", self.bucket, upload.key, exc)

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from s3dav.upload import StreamingUpload, UploadResult, check_complete
+from s3dav.upload import PartChecksums, StreamingUpload, UploadResult, check_complete
 
 _log = logging.getLogger(__name__)
 
@@ -205,12 +205,14 @@ class WriteBack:
         delay: float = 0.0,
         metrics=None,
         on_uploaded: Callable[[Job, UploadResult, Path], None] | None = None,
+        checksums: PartChecksums | None = None,
     ) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.client = client
         self.part_size = part_size
         self.threshold = threshold
+        self.checksums = checksums or PartChecksums(enabled=False)
         self.metrics = metrics
         self.on_uploaded = on_uploaded
         self.on_pending: Callable[[Job], None] | None = None
@@ -440,6 +442,8 @@ class WriteBack:
             threshold=self.threshold,
             expected_size=job.size,
             executor=self._parts,
+            checksums=self.checksums,
+            known_md5=job.md5_hex,  # hashed when the PUT was journalled
         )
         up.exact_size = job.size
         try:

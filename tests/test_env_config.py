@@ -38,6 +38,7 @@ SAMPLES = {
     ("s3", "legacy_s3fs_dirs"): "true",
     ("s3", "abort_stale_uploads_after"): "2h",
     ("s3", "conditional_writes"): "false",
+    ("s3", "part_checksums"): "false",
     ("cache", "dir"): "/var/cache/s3dav",
     ("cache", "size"): "1GiB",
     ("cache", "metadata_ttl"): "5s",
