@@ -42,6 +42,10 @@ class Overlay:
         # overlay changed: warm PROPFINDs cost no copy of a big listing.
         self._generation = 0
         self._merged: dict[str, tuple[Listing, int, Listing]] = {}
+        # prefix -> (a file key below it, a dir key below it), valid for one generation:
+        # a one-name lookup (every GET) need not scan all own writes each time.
+        self._below: dict[str, tuple[str | None, str | None]] = {}
+        self._below_generation = -1
 
     def _changed(self, key: str, tree: bool = False) -> None:
         for listener in self.listeners:
@@ -197,10 +201,10 @@ class Overlay:
         if only is not None:
             # The key itself, and one key below it if any (each makes it the same folder).
             P1 = P + only
-            below = methodcaller("startswith", P1 + "/")  # filter() runs it without a Python loop
-            keys = [k for k in (P1, next(filter(below, self._files), None)) if k in self._files]
+            file_below, dir_below = self._first_below(P1 + "/")
+            keys = [k for k in (P1, file_below) if k in self._files]
             entries = [(k, self._files[k]) for k in keys]
-            dir_keys = [k for k in (P, next(filter(below, self._dirs), None)) if k in self._dirs]
+            dir_keys = [k for k in (P, dir_below) if k in self._dirs]
         for key, (info, _t) in entries:
             if not key.startswith(P) or key == P:
                 continue
@@ -229,6 +233,18 @@ class Overlay:
         for name in list(out.files):
             if name in out.dirs:
                 del out.files[name]
+
+    def _first_below(self, prefix: str) -> tuple[str | None, str | None]:
+        """A file key and a dir key of own writes under `prefix` (None: none)."""
+        if self._below_generation != self._generation or len(self._below) >= MERGED_MAX:
+            self._below.clear()
+            self._below_generation = self._generation
+        hit = self._below.get(prefix)
+        if hit is None:
+            below = methodcaller("startswith", prefix)  # filter() runs it without a Python loop
+            hit = (next(filter(below, self._files), None), next(filter(below, self._dirs), None))
+            self._below[prefix] = hit
+        return hit
 
     def known_dir(self, dir_key: str) -> bool:
         """True when an own write shows that `dir_key` exists."""
