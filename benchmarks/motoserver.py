@@ -9,7 +9,9 @@ about 3.3 ms a request on the 2-core machine the README figures come from:
   entries) on every request to learn the service names; the list is computed
   once here;
 - cheroot's thread pool replaces werkzeug's development server (a thread per
-  connection, a log line per request).
+  connection, a log line per request). Its limit of 10 kept-alive connections
+  is raised: beyond it every answer closes its connection, and the proxy (a
+  connection per client connection) would connect anew for each request.
 
     python -m benchmarks.motoserver --port 5000
 """
@@ -43,6 +45,7 @@ def main() -> None:
         numthreads=a.threads,
         request_queue_size=256,  # cheroot's 5 makes a burst of new connections wait 1 s
     )
+    server.keep_alive_conn_limit = 512
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     server.start()
 

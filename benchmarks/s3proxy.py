@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import select
 import threading
 import time
 from collections import Counter
@@ -65,7 +66,15 @@ class State:
         self.local = threading.local()
 
     def conn(self) -> http.client.HTTPConnection:
+        """This thread's upstream connection; one the upstream closed while idle is replaced.
+
+        (cheroot closes idle keep-alive connections after 10 s. Forwarding on one
+        would answer 502 and make the client retry: a request counted twice.)
+        """
         c = getattr(self.local, "conn", None)
+        if c is not None and c.sock is not None and select.select([c.sock], [], [], 0)[0]:
+            c.close()  # readable while idle: closed by the upstream (or junk): start afresh
+            c = None
         if c is None:
             c = http.client.HTTPConnection(self.host, self.port, timeout=300)
             self.local.conn = c

@@ -286,6 +286,9 @@ class S3Tree:
         ctype = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
         if self.writeback is not None and not conditions:
             return self.writeback.new_upload(self.bucket, key, ctype, self.file_metadata(mtime))
+        tee = None
+        if self.content is not None:
+            tee = self.content.new_tee(self.settings.multipart_threshold)
         upload = StreamingUpload(
             self.client,
             self.bucket,
@@ -299,12 +302,11 @@ class S3Tree:
             max_inflight=self.settings.upload_concurrency,
             conditions=conditions,
             checksums=self.checksums,
-            # With post-answer work, a multipart body is hashed from its cached
-            # copy after the answer (_record_multipart), off the upload's path.
-            hash_md5=self.after_put is None or self.content is None,
+            # With post-answer work and a copy of the body, a multipart body is
+            # hashed from that copy after the answer (_record_multipart).
+            hash_md5=self.after_put is None or tee is None,
         )
-        if self.content is not None:
-            upload.tee = self.content.new_tee(self.settings.multipart_threshold)
+        upload.tee = tee
         upload.commit_lock = self._commit_locks.lock(key)
         upload.on_commit = self._record_commit
         return upload
