@@ -142,16 +142,24 @@ class StreamingUpload:
         self.metadata = dict(metadata)
         self.part_size = choose_part_size(expected_size, part_size)
         self.threshold = max(threshold, 1)
+        self.expected_size = expected_size
         self.executor = executor
         self.conditions = conditions or {}
-        self._chunks: deque[bytes | bytearray] = deque()  # received, not yet in a part
+        self._chunks: deque[bytes | bytearray] = deque()  # received before the multipart began
         self._buffered = 0
+        # Once multipart: the part being filled, and part buffers whose upload is done.
+        # Reusing them spares a fresh 8 MiB allocation (and its page faults) per part.
+        self._part: bytearray | None = None
+        self._fill = 0
+        self._free: list[bytearray] = []
+        self._free_lock = threading.Lock()
         self._md5 = hashlib.md5()
         self.known_md5 = known_md5
         self.hash_md5 = hash_md5 and known_md5 is None
         self._hashed: threading.Event | None = None  # set when the last part sent is hashed
         self._size = 0
         self._upload_id: str | None = None
+        self._creating: Future | None = None  # an early CreateMultipartUpload (see write)
         self._parts: list[tuple[int, Future]] = []
         self.checksums = checksums or PartChecksums(enabled=False)
         self._crc32 = False  # this upload's parts carry a CRC32 (fixed at its creation)
@@ -181,14 +189,19 @@ class StreamingUpload:
             raise ValueError(f"upload of {self.key} is already closed")
         if not isinstance(data, (bytes, bytearray)):
             data = bytes(data)
+        first = not self._size and data and self._creating is None and self._upload_id is None
+        if first and self.expected_size and self.expected_size >= self.threshold:
+            # An announced multipart body: create the upload while its first part
+            # arrives, not after (one S3 round trip less before the first part goes).
+            self._creating = self._ensure_executor().submit(self._create)
         self._size += len(data)
+        if self._upload_id is not None:
+            self._fill_parts(data)
+            return len(data)
         self._chunks.append(data)
         self._buffered += len(data)
-        if self._upload_id is None and self._buffered >= self.threshold:
-            self._start_multipart()
-        if self._upload_id is not None:
-            while self._buffered >= self.part_size:
-                self._send_part(self._take(self.part_size))
+        if self._buffered >= self.threshold:
+            self._begin_parts()
         return len(data)
 
     def close(self) -> None:
@@ -198,8 +211,11 @@ class StreamingUpload:
         self.closed = True
         try:
             check_complete(self.key, self._size, self.exact_size)
-            if self._upload_id is not None and (self._buffered or not self._parts):
-                self._send_part(self._take(self._buffered))
+            if self._upload_id is None and self._creating is not None:
+                self._begin_parts()  # created early: finished as multipart, whatever the size
+            if self._upload_id is not None and (self._fill or not self._parts):
+                last, self._part = self._part, None
+                self._send_part(bytes(memoryview(last)[: self._fill]) if last else b"")
             with self.commit_lock:
                 if self._upload_id is None:
                     self._put_single()
@@ -215,9 +231,16 @@ class StreamingUpload:
         """Give up: abort the multipart upload so no part lingers or shows."""
         self.closed = True
         self._chunks, self._buffered = deque(), 0
+        self._part, self._free = None, []
         if self.tee is not None:
             self.tee.discard()
         upload_id, self._upload_id = self._upload_id, None
+        creating, self._creating = self._creating, None
+        if upload_id is None and creating is not None:
+            try:
+                upload_id = creating.result()[0]
+            except BaseException:  # noqa: BLE001 - nothing was created
+                upload_id = None
         for _, fut in self._parts:
             fut.cancel()
         for _, fut in self._parts:
@@ -275,28 +298,62 @@ class StreamingUpload:
             multipart=False,
         )
 
-    def _start_multipart(self) -> None:
+    def _ensure_executor(self) -> ThreadPoolExecutor:
         if self.executor is None:
             self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3dav-part")
             self._own_executor = True
+        return self.executor
+
+    def _create(self) -> tuple[str, bool]:
+        """CreateMultipartUpload: the upload id, and whether its parts carry a CRC32."""
         create = {
             "Bucket": self.bucket,
             "Key": self.key,
             "ContentType": self.content_type,
             "Metadata": self.metadata,
         }
-        resp = None
         if self.checksums.enabled:
             try:
                 resp = self.client.create_multipart_upload(**create, ChecksumAlgorithm="CRC32")
-                self._crc32 = True
+                return resp["UploadId"], True
             except ClientError as exc:
                 if not self.checksums.refused(exc):
                     raise
-        if resp is None:
-            resp = self.client.create_multipart_upload(**create)
+        return self.client.create_multipart_upload(**create)["UploadId"], False
+
+    def _begin_parts(self) -> None:
+        """Start the multipart upload and move what was received into parts."""
+        self._start_multipart()
+        received, self._chunks, self._buffered = self._chunks, deque(), 0
+        for chunk in received:
+            self._fill_parts(chunk)
+
+    def _fill_parts(self, data: bytes | bytearray) -> None:
+        """Copy `data` into part buffers; each one that is full goes up."""
+        view = memoryview(data)
+        while view:
+            if self._part is None:
+                self._part, self._fill = self._buffer(), 0
+            n = min(len(view), self.part_size - self._fill)
+            self._part[self._fill : self._fill + n] = view[:n]
+            self._fill += n
+            view = view[n:]
+            if self._fill == self.part_size:
+                full, self._part, self._fill = self._part, None, 0
+                self._send_part(full)
+
+    def _buffer(self) -> bytearray:
+        with self._free_lock:
+            if self._free:
+                return self._free.pop()
+        return bytearray(self.part_size)
+
+    def _start_multipart(self) -> None:
+        self._ensure_executor()
+        creating, self._creating = self._creating, None
+        upload_id, self._crc32 = creating.result() if creating is not None else self._create()
         self._part_md5 = part_md5_needed(self.client, crc32=self._crc32)
-        self._upload_id = resp["UploadId"]
+        self._upload_id = upload_id
 
     def _send_part(self, data: bytes) -> None:
         number = len(self._parts) + 1
@@ -311,7 +368,11 @@ class StreamingUpload:
         self._parts.append((number, fut))
 
     def _upload_part(
-        self, number: int, data: bytes, after: threading.Event | None, hashed: threading.Event
+        self,
+        number: int,
+        data: bytes | bytearray,
+        after: threading.Event | None,
+        hashed: threading.Event,
     ) -> dict:
         """Hash and tee the part (in order, off the request thread), then send it."""
         try:
@@ -342,10 +403,15 @@ class StreamingUpload:
                 part["ChecksumCRC32"] = extra["ChecksumCRC32"]
             return part
         finally:
+            if isinstance(data, bytearray) and len(data) == self.part_size and not self.closed:
+                with self._free_lock:
+                    self._free.append(data)  # botocore is done with it: reuse for a later part
             self._slots.release()
 
     def _complete(self) -> None:
         parts = [fut.result() for _, fut in self._parts]
+        with self._free_lock:
+            self._free = []  # no part is filled any more
         md5_hex = self._md5.hexdigest() if self.hash_md5 else (self.known_md5 or "")
         resp = self.client.complete_multipart_upload(
             Bucket=self.bucket,

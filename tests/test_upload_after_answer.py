@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import re
+import time
 
 import requests
 
@@ -93,3 +94,41 @@ def test_delete_right_after_a_put_waits_for_the_md5_copy(make_gateway, bucket, s
     assert work_pending(gw) == 0  # DELETE waited, so the copy cannot bring the object back
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     assert gw.request("GET", "/gone.bin").status_code == 404
+
+
+def test_the_md5_shows_before_the_copy_is_done(make_gateway, bucket, s3, proxy):
+    """The body's MD5 is hashed from the cached copy after the answer, ahead of the copy."""
+    gw = make_gateway(bucket, config=config(proxy, bucket))
+    proxy.stall_when, proxy.stall_seconds = is_copy, 4
+    body = os.urandom(12 * MIB + 1)
+    assert gw.request("PUT", "/m.bin", data=body).status_code == 201
+    want = f"MD5:{hashlib.md5(body).hexdigest()}"
+    got = None
+    for _ in range(40):  # the hash of 12 MiB takes a few ms; the copy is stalled 4 s
+        got = gw.request("HEAD", "/m.bin").headers.get("OC-Checksum")
+        if got:
+            break
+        time.sleep(0.05)
+    assert got == want
+    assert work_pending(gw) == 1  # the copy is still on its way
+    gw.settle()
+    head = s3.head_object(Bucket=bucket, Key="m.bin")
+    assert head["Metadata"]["md5chksum"] == base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+def test_without_a_cache_copy_the_md5_is_hashed_while_streaming(
+    make_gateway, bucket, s3, proxy, tmp_path
+):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    gw = make_gateway(bucket, config={**config(proxy, bucket), "cache": {"dir": str(blocker)}})
+    body = os.urandom(11 * MIB)
+    r = gw.request("PUT", "/n.bin", data=body)
+    assert r.status_code == 201, r.text
+    # No copy to hash later: the MD5 was computed as the parts went, the self-copy
+    # ran before the answer.
+    assert work_pending(gw) == 0
+    head = s3.head_object(Bucket=bucket, Key="n.bin")
+    assert head["Metadata"]["md5chksum"] == base64.b64encode(hashlib.md5(body).digest()).decode()
+    got = gw.request("HEAD", "/n.bin").headers.get("OC-Checksum")
+    assert got == f"MD5:{hashlib.md5(body).hexdigest()}"
