@@ -181,9 +181,11 @@ class StreamingUpload:
 
     # -- file object protocol -------------------------------------------------
     def write(self, data: bytes | bytearray) -> int:
-        """Take a chunk of the body; a bytearray is kept as it is, not copied.
+        """Take a chunk of the body.
 
-        (The gateway's body reader hands over a fresh bytearray per chunk.)
+        Until the upload turns multipart a chunk is kept as it is (a bytearray is
+        not copied: the gateway's body reader hands over a fresh one per chunk);
+        then it is copied into the part being filled.
         """
         if self.closed:
             raise ValueError(f"upload of {self.key} is already closed")
