@@ -14,21 +14,10 @@ import zlib
 
 import pytest
 
+from tests.test_upload_after_answer import config
+
 MIB = 1024 * 1024
 UNSIGNED = "UNSIGNED-PAYLOAD"
-
-
-def config(proxy, bucket: str, **s3) -> dict:
-    return {
-        "s3": {
-            "endpoint_url": proxy.url,
-            "max_attempts": 2,
-            "part_size": "5MiB",
-            "multipart_threshold": "5MiB",
-            **s3,
-        },
-        "shares": [{"path": "/", "bucket": bucket}],
-    }
 
 
 def crc32_b64(data: bytes) -> str:

@@ -17,13 +17,15 @@ import requests
 MIB = 1024 * 1024
 
 
-def config(proxy, bucket: str) -> dict:
+def config(proxy, bucket: str, **s3) -> dict:
+    """A gateway behind the fault proxy, with 5 MiB parts (more `s3` settings as keywords)."""
     return {
         "s3": {
             "endpoint_url": proxy.url,
             "max_attempts": 2,
             "part_size": "5MiB",
             "multipart_threshold": "5MiB",
+            **s3,
         },
         "shares": [{"path": "/", "bucket": bucket}],
     }
