@@ -14,21 +14,16 @@ import time
 
 import requests
 
+from tests.test_faults_s3 import fault_config
+
 MIB = 1024 * 1024
 
 
 def config(proxy, bucket: str, **s3) -> dict:
-    """A gateway behind the fault proxy, with 5 MiB parts (more `s3` settings as keywords)."""
-    return {
-        "s3": {
-            "endpoint_url": proxy.url,
-            "max_attempts": 2,
-            "part_size": "5MiB",
-            "multipart_threshold": "5MiB",
-            **s3,
-        },
-        "shares": [{"path": "/", "bucket": bucket}],
-    }
+    """fault_config with the default timeouts: a copy stalled 3-4 s must not time out."""
+    return fault_config(
+        proxy, bucket, **{"max_attempts": 2, "connect_timeout": "5s", "read_timeout": "30s", **s3}
+    )
 
 
 def work_pending(gw) -> float:
