@@ -29,6 +29,7 @@ import diskcache
 from botocore.exceptions import ClientError
 
 from s3dav.reader import ObjectChanged, ObjectReader
+from s3dav.spool import Spool
 
 _log = logging.getLogger(__name__)
 
@@ -387,24 +388,24 @@ class UploadTee:
     """A copy of an upload's body, kept while it streams, for the content cache.
 
     In memory up to `max_memory` bytes, then in a temporary file in the cache
-    directory, so memory stays bounded whatever the file size. A failed write
+    directory (a `spool.Spool`, written around the page cache where the file
+    system allows), so memory stays bounded whatever the file size. A failed write
     (disk full) drops the copy; the upload itself goes on. Once the upload is
     committed the copy may be read at any offset (`read_at`, thread-safe) while
     it is being ingested, so a read-back need not wait for the ingest.
     """
 
     def __init__(self, spool_dir: Path, max_memory: int) -> None:
-        import tempfile
-
-        self._file = tempfile.SpooledTemporaryFile(max_size=max_memory, dir=str(spool_dir))
+        self._spool = Spool(spool_dir, max_memory)
         self._lock = threading.Lock()
         self.ok = True
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if not self.ok:
             return
         try:
-            self._file.write(data)
+            with self._lock:
+                self._spool.write(data)
         except Exception as exc:  # noqa: BLE001 - the copy is optional
             _log.warning("could not keep a copy of an upload for the cache: %s", exc)
             self.discard()
@@ -415,8 +416,7 @@ class UploadTee:
             if not self.ok:
                 return None
             try:
-                self._file.seek(offset)
-                return self._file.read(n)
+                return self._spool.pread(offset, n)
             except Exception:  # noqa: BLE001 - the caller reads elsewhere
                 return None
 
@@ -455,6 +455,6 @@ class UploadTee:
         with self._lock:
             self.ok = False
             try:
-                self._file.close()
+                self._spool.close()
             except Exception:  # noqa: BLE001
                 pass

@@ -140,6 +140,36 @@ def forget_resolved(environ: dict) -> None:
     environ.pop(RESOLVED, None)
 
 
+class PutBody:
+    """What `begin_write` hands WsgiDAV's PUT: the upload, fed from the socket when it can be.
+
+    WsgiDAV gives a file object with `writelines` its body chunk generator. A
+    large known-length body is instead read straight into the upload's part
+    buffers (`StreamingUpload.fill_from`); every other body goes chunk by chunk.
+    """
+
+    def __init__(self, upload, environ: dict) -> None:
+        self.upload = upload
+        self.environ = environ
+
+    def write(self, data) -> int:
+        return self.upload.write(data)
+
+    def writelines(self, chunks) -> None:
+        fill_from = getattr(self.upload, "fill_from", None)
+        readinto = getattr(self.environ.get("wsgi.input"), "readinto_direct", None)
+        if fill_from is not None and readinto is not None and fill_from(readinto):
+            # as WsgiDAV's own reader would: the connection may be kept alive
+            self.environ["wsgidav.some_input_read"] = 1
+            self.environ["wsgidav.all_input_read"] = 1
+            return
+        for chunk in chunks:
+            self.upload.write(chunk)
+
+    def close(self) -> None:
+        self.upload.close()
+
+
 class S3Provider(DAVProvider):
     """Maps one share (bucket + prefix) onto WebDAV."""
 
@@ -476,7 +506,7 @@ class S3File(_Common, DAVNonCollection):
         self._upload.exact_size = exact
         if mtime is not None:
             environ[MTIME_ACCEPTED] = True
-        return self._upload
+        return PutBody(self._upload, environ)
 
     def end_write(self, *, with_errors):
         upload, self._upload = self._upload, None

@@ -17,6 +17,7 @@ import threading
 import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -205,6 +206,36 @@ class StreamingUpload:
         if self._buffered >= self.threshold:
             self._begin_parts()
         return len(data)
+
+    def fill_from(self, readinto: Callable[[memoryview], int | None]) -> bool:
+        """Read the whole body with `readinto` straight into part buffers.
+
+        For a body announced at or above the threshold (so multipart for sure):
+        no chunk is allocated and copied on its way into a part. False, with
+        nothing read, for any other body or a source that cannot `readinto`;
+        the caller then `write`s the body chunk by chunk.
+        """
+        if self.closed or self._size or self._creating is not None or self._upload_id:
+            return False
+        if not self.expected_size or self.expected_size < self.threshold:
+            return False
+        if readinto(memoryview(bytearray())) is None:
+            return False
+        self._creating = self._ensure_executor().submit(self._create)
+        while True:
+            if self._part is None:
+                self._part, self._fill = self._buffer(), 0
+            with memoryview(self._part) as whole, whole[self._fill :] as free:
+                n = readinto(free)
+            if not n:
+                return True
+            self._size += n
+            self._fill += n
+            if self._fill == self.part_size:
+                if self._upload_id is None:
+                    self._start_multipart()
+                full, self._part, self._fill = self._part, None, 0
+                self._send_part(full)
 
     def close(self) -> None:
         """Finish the upload; the object appears in S3 only now."""
