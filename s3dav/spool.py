@@ -21,18 +21,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import mmap
 import os
 import tempfile
 import time
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no O_DIRECT either
+    fcntl = None
+
 ALIGN = 4096  # O_DIRECT offsets, lengths and buffers: a multiple of the logical block size
 CHUNK = 1024 * 1024  # bytes gathered in the aligned buffer per direct write
 MIN_DIRECT_RATE = 100 * 1024 * 1024  # bytes/s: slower direct writes go through the page cache
 RATE_SAMPLE = 8 * 1024 * 1024  # bytes written directly before the rate is judged
-O_DIRECT = getattr(os, "O_DIRECT", 0)
+O_DIRECT = getattr(os, "O_DIRECT", 0) if fcntl is not None else 0
 
 
 def align_down(n: int) -> int:
