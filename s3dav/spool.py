@@ -190,7 +190,8 @@ class Spool:
         return fewer elsewhere (the content cache cuts blocks by length)."""
         self.finish()
         if self._memory is not None:
-            return bytes(self._memory[offset : offset + n])
+            with memoryview(self._memory) as whole:
+                return bytes(whole[offset : offset + n])  # one copy, not two
         n = max(0, min(n, self._written - offset))
         if not n:
             return b""
