@@ -223,19 +223,14 @@ class StreamingUpload:
             return False
         self._creating = self._ensure_executor().submit(self._create)
         while True:
-            if self._part is None:
-                self._part, self._fill = self._buffer(), 0
-            with memoryview(self._part) as whole, whole[self._fill :] as free:
+            with memoryview(self._filling()) as whole, whole[self._fill :] as free:
                 n = readinto(free)
             if not n:
                 return True
             self._size += n
             self._fill += n
             if self._fill == self.part_size:
-                if self._upload_id is None:
-                    self._start_multipart()
-                full, self._part, self._fill = self._part, None, 0
-                self._send_part(full)
+                self._ship_part()
 
     def close(self) -> None:
         """Finish the upload; the object appears in S3 only now."""
@@ -365,15 +360,26 @@ class StreamingUpload:
         """Copy `data` into part buffers; each one that is full goes up."""
         view = memoryview(data)
         while view:
-            if self._part is None:
-                self._part, self._fill = self._buffer(), 0
+            part = self._filling()
             n = min(len(view), self.part_size - self._fill)
-            self._part[self._fill : self._fill + n] = view[:n]
+            part[self._fill : self._fill + n] = view[:n]
             self._fill += n
             view = view[n:]
             if self._fill == self.part_size:
-                full, self._part, self._fill = self._part, None, 0
-                self._send_part(full)
+                self._ship_part()
+
+    def _filling(self) -> bytearray:
+        """The part buffer being filled (a free one is taken when there is none)."""
+        if self._part is None:
+            self._part, self._fill = self._buffer(), 0
+        return self._part
+
+    def _ship_part(self) -> None:
+        """The full part buffer goes up (the multipart upload started first if need be)."""
+        if self._upload_id is None:
+            self._start_multipart()
+        full, self._part, self._fill = self._part, None, 0
+        self._send_part(full)
 
     def _buffer(self) -> bytearray:
         with self._free_lock:
