@@ -420,33 +420,35 @@ class UploadTee:
             except Exception:  # noqa: BLE001 - the caller reads elsewhere
                 return None
 
+    def reader(self) -> Callable[[int], bytes]:
+        """A sequential `read(n)` over the copy; raises OSError once the copy is gone."""
+        pos = 0
+
+        def read(n: int) -> bytes:
+            nonlocal pos
+            data = self.read_at(pos, n)
+            if data is None:
+                raise OSError("the upload's copy is gone")
+            pos += len(data)
+            return data
+
+        return read
+
     def md5_hex(self, chunk: int = 8 * MIB) -> str | None:
         """The MD5 of the whole copy, or None when the copy is gone or unreadable."""
-        md5, pos = hashlib.md5(), 0
-        while True:
-            data = self.read_at(pos, chunk)
-            if data is None:
-                return None
-            if not data:
-                return md5.hexdigest()
-            md5.update(data)
-            pos += len(data)
+        md5, read = hashlib.md5(), self.reader()
+        try:
+            while data := read(chunk):
+                md5.update(data)
+        except OSError:
+            return None
+        return md5.hexdigest()
 
     def ingest(self, cache: ContentCache, bucket: str, key: str, etag: str) -> None:
         """Store the body as the blocks of the new object version."""
         if self.ok:
             try:
-                pos = 0
-
-                def read(n: int) -> bytes:
-                    nonlocal pos
-                    data = self.read_at(pos, n)
-                    if data is None:
-                        raise OSError("the upload's copy is gone")
-                    pos += len(data)
-                    return data
-
-                cache.put_object(bucket, key, etag, read)
+                cache.put_object(bucket, key, etag, self.reader())
             except Exception as exc:  # noqa: BLE001
                 _log.warning("could not cache the upload of %s: %s", key, exc)
         self.discard()
