@@ -26,6 +26,7 @@ from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
 from s3dav.middleware import GatewayApp
 from s3dav.onewrite import OneWriteGateway
+from s3dav.partpool import PartPool
 from s3dav.props import SqlitePropertyManager
 from s3dav.provider import S3Provider
 from s3dav.quickhead import make_quick_head
@@ -156,6 +157,8 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     metrics.cache_sizes.append(content.volume)
     after_put = AfterPut(gauge=metrics.upload_work_pending)
     checksums = PartChecksums(cfg.s3["part_checksums"])  # one for all shares: a store refuses once
+    # One upload's parts in flight, plus the one being filled, are kept for the next upload.
+    part_pool = PartPool(keep=(cfg.s3["upload_concurrency"] + 1) * cfg.s3["part_size"])
     writeback = None
     if cfg.cache["write_back"]:
         writeback = WriteBack(
@@ -166,6 +169,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             delay=cfg.cache["write_back_delay"],
             metrics=metrics,
             checksums=checksums,
+            part_pool=part_pool,
         )
     shared = shared_state(cfg)
     props = shared.props if shared else SqlitePropertyManager(cache_dir / "properties.sqlite3")
@@ -183,6 +187,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             quick_head=make_quick_head(client, share.bucket, counter),
             after_put=after_put,
             checksums=checksums,
+            part_pool=part_pool,
         )
         tree.listings.on_hit = metrics.cache_hits.labels(cache="listing").inc
         tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc
@@ -248,6 +253,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         meta_store.close,
         props.close,
         lambda: executor.shutdown(wait=False),
+        part_pool.clear,
         lambda: after_put.close(cfg.server["shutdown_timeout"]),  # closers run last to first
     ]
     if shared:

@@ -34,6 +34,7 @@ from s3dav.keys import (
 from s3dav.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5
 from s3dav.metacache import ListingCache, MetaStore
 from s3dav.overlay import Overlay
+from s3dav.partpool import PartPool
 from s3dav.quickhead import FALLBACK, QuickHead
 from s3dav.upload import PartChecksums, StreamingUpload, UploadResult
 from s3dav.writeback import BodyReader, Job, WriteBack, WriteBackUpload
@@ -98,9 +99,11 @@ class S3Tree:
         quick_head: QuickHead | None = None,
         after_put: AfterPut | None = None,
         checksums: PartChecksums | None = None,
+        part_pool: PartPool | None = None,
     ) -> None:
         self.client = client
         self.checksums = checksums or PartChecksums(enabled=False)
+        self.part_pool = part_pool  # part buffers shared by the process's uploads
         self.quick_head = quick_head
         self.after_put = after_put  # None: the MD5 self-copy and cache ingest run before the answer
         self.content = content
@@ -305,6 +308,7 @@ class S3Tree:
             # With post-answer work and a copy of the body, a multipart body is
             # hashed from that copy after the answer (_record_multipart).
             hash_md5=self.after_put is None or tee is None,
+            buffers=self.part_pool,
         )
         upload.tee = tee
         upload.commit_lock = self._commit_locks.lock(key)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from s3dav.partpool import PartPool
+
 _log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
@@ -131,11 +133,13 @@ class StreamingUpload:
         checksums: PartChecksums | None = None,
         hash_md5: bool = True,
         known_md5: str | None = None,
+        buffers: PartPool | None = None,
     ) -> None:
         """`hash_md5` False: a multipart body is not hashed here, because the
         caller hashes its copy after the answer (it is a fifth of an upload's
         CPU); a single PutObject is always hashed, for its Content-MD5.
-        `known_md5`: the body's MD5 when the caller knows it already."""
+        `known_md5`: the body's MD5 when the caller knows it already.
+        `buffers`: the process's part buffers (partpool); None: this upload's own."""
         self.client = client
         self.bucket = bucket
         self.key = key
@@ -148,12 +152,13 @@ class StreamingUpload:
         self.conditions = conditions or {}
         self._chunks: deque[bytes | bytearray] = deque()  # received before the multipart began
         self._buffered = 0
-        # Once multipart: the part being filled, and part buffers whose upload is done.
-        # Reusing them spares a fresh 8 MiB allocation (and its page faults) per part.
+        # Once multipart: the part being filled. Part buffers whose upload is done go
+        # back to the pool: reusing them spares a fresh 8 MiB allocation (and its
+        # page faults) per part.
         self._part: bytearray | None = None
         self._fill = 0
-        self._free: list[bytearray] = []
-        self._free_lock = threading.Lock()
+        self._own_buffers = buffers is None
+        self._buffers = buffers or PartPool(keep=(max_inflight + 1) * self.part_size, idle_s=None)
         self._md5 = hashlib.md5()
         self.known_md5 = known_md5
         self.hash_md5 = hash_md5 and known_md5 is None
@@ -244,6 +249,8 @@ class StreamingUpload:
             if self._upload_id is not None and (self._fill or not self._parts):
                 last, self._part = self._part, None
                 self._send_part(bytes(memoryview(last)[: self._fill]) if last else b"")
+                if last is not None:
+                    self._buffers.give(last)
             with self.commit_lock:
                 if self._upload_id is None:
                     self._put_single()
@@ -259,7 +266,7 @@ class StreamingUpload:
         """Give up: abort the multipart upload so no part lingers or shows."""
         self.closed = True
         self._chunks, self._buffered = deque(), 0
-        self._part, self._free = None, []
+        self._part = None
         if self.tee is not None:
             self.tee.discard()
         upload_id, self._upload_id = self._upload_id, None
@@ -284,6 +291,8 @@ class StreamingUpload:
                 _log.info("aborted multipart upload of %s", self.key)
             except Exception as exc:  # noqa: BLE001
                 _log.warning("could not abort multipart upload of %s: %s", self.key, exc)
+        if self._own_buffers:
+            self._buffers.clear()
         if self._own_executor and self.executor:
             self.executor.shutdown(wait=False)
 
@@ -382,10 +391,7 @@ class StreamingUpload:
         self._send_part(full)
 
     def _buffer(self) -> bytearray:
-        with self._free_lock:
-            if self._free:
-                return self._free.pop()
-        return bytearray(self.part_size)
+        return self._buffers.take(self.part_size)
 
     def _start_multipart(self) -> None:
         self._ensure_executor()
@@ -442,15 +448,14 @@ class StreamingUpload:
                 part["ChecksumCRC32"] = extra["ChecksumCRC32"]
             return part
         finally:
-            if isinstance(data, bytearray) and len(data) == self.part_size and not self.closed:
-                with self._free_lock:
-                    self._free.append(data)  # botocore is done with it: reuse for a later part
+            if isinstance(data, bytearray) and len(data) == self.part_size:
+                self._buffers.give(data)  # botocore is done with it: reuse for a later part
             self._slots.release()
 
     def _complete(self) -> None:
         parts = [fut.result() for _, fut in self._parts]
-        with self._free_lock:
-            self._free = []  # no part is filled any more
+        if self._own_buffers:
+            self._buffers.clear()  # no part is filled any more
         md5_hex = self._md5.hexdigest() if self.hash_md5 else (self.known_md5 or "")
         resp = self.client.complete_multipart_upload(
             Bucket=self.bucket,

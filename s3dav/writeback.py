@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from s3dav.partpool import PartPool
 from s3dav.upload import PartChecksums, StreamingUpload, UploadResult, check_complete
 
 _log = logging.getLogger(__name__)
@@ -206,8 +207,10 @@ class WriteBack:
         metrics=None,
         on_uploaded: Callable[[Job, UploadResult, Path], None] | None = None,
         checksums: PartChecksums | None = None,
+        part_pool: PartPool | None = None,
     ) -> None:
         self.dir = directory
+        self.part_pool = part_pool
         self.dir.mkdir(parents=True, exist_ok=True)
         self.client = client
         self.part_size = part_size
@@ -444,6 +447,7 @@ class WriteBack:
             executor=self._parts,
             checksums=self.checksums,
             known_md5=job.md5_hex,  # hashed when the PUT was journalled
+            buffers=self.part_pool,
         )
         up.exact_size = job.size
         try:
