@@ -2,8 +2,11 @@
 
 Every request waits `latency` seconds (one simulated round trip to a far
 region), is counted by kind, then forwarded to the upstream S3 endpoint (moto's
-server) with bodies streamed both ways. Path-style addressing is assumed
-(`/bucket/key`); signatures pass through untouched (Host is kept).
+server) with bodies streamed both ways. A request with `Expect: 100-continue`
+also waits `latency` before its "100 Continue", as a far S3 answers it one round
+trip after the headers left (botocore asks it for every PUT body by default).
+Path-style addressing is assumed (`/bucket/key`); signatures pass through
+untouched (Host is kept).
 
 Control endpoints (not forwarded, not counted, no delay):
   GET  /__proxy__/counts        -> {"LIST": 3, "HEAD": 10, ...}
@@ -93,6 +96,11 @@ def make_handler(state: State):
 
         def log_message(self, *args) -> None:  # quiet
             pass
+
+        def handle_expect_100(self) -> bool:
+            if state.latency:
+                time.sleep(state.latency)  # the interim answer comes from the far S3 too
+            return super().handle_expect_100()
 
         def _control(self, u) -> bool:
             if not u.path.startswith("/__proxy__/"):

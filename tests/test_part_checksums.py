@@ -67,6 +67,20 @@ def test_parts_carry_their_crc32_and_skip_the_sha256(make_gateway, bucket, s3, p
     assert s3.get_object(Bucket=bucket, Key="big.bin")["Body"].read() == body  # boto3 validates
 
 
+def test_only_a_body_of_2_mib_or_more_waits_for_100_continue(make_gateway, bucket, proxy):
+    """botocore asks every PutObject body to wait for "100 Continue": one more round trip
+    to S3, which doubles a small file's PUT over a far link. s3dav asks it only of bodies
+    of 2 MiB or more (as the AWS SDK for Go does)."""
+    gw = make_gateway(bucket, config=config(proxy, bucket))
+    tap = Wiretap(proxy)
+    for name, size in (("small.txt", 4096), ("mid.bin", 3 * MIB), ("big.bin", 11 * MIB)):
+        assert gw.request("PUT", f"/{name}", data=os.urandom(size)).status_code == 201
+    gw.settle()
+    puts = {s.bucket_key[1]: s.headers.get("expect") for s in tap.of("PutObject")}
+    assert puts == {"small.txt": None, "mid.bin": "100-continue"}
+    assert {p.headers.get("expect") for p in tap.of("UploadPart")} == {None}  # bytes: never asked
+
+
 def is_create_with_checksum(seen) -> bool:
     return seen.operation == "CreateMultipartUpload" and "x-amz-checksum-algorithm" in seen.headers
 
