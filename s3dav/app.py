@@ -19,9 +19,10 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from s3dav.afterput import AfterPut
 from s3dav.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.browser import DirBrowser
+from s3dav.clientaddr import parse_networks
 from s3dav.config import Config, ConfigError, Share
 from s3dav.contentcache import ContentCache
-from s3dav.faults import S3ErrorMapper, abort_stale_uploads
+from s3dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
 from s3dav.middleware import GatewayApp
@@ -31,9 +32,10 @@ from s3dav.props import SqlitePropertyManager
 from s3dav.provider import S3Provider
 from s3dav.quickhead import make_quick_head
 from s3dav.s3client import RequestCounter, S3Settings, make_client
+from s3dav.staleuploads import StaleUploadSweeper
 from s3dav.throttle import LoginThrottle
 from s3dav.tree import S3Tree, TreeSettings
-from s3dav.upload import PartChecksums
+from s3dav.upload import PartChecksums, uploads_in_flight
 from s3dav.writeback import WriteBack
 
 _log = logging.getLogger(__name__)
@@ -129,12 +131,19 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     counter.duration_listeners.append(metrics.on_s3_duration)
     threads = cfg.server["threads"]
     client = make_client(s3_settings(cfg), counter, pool_size=threads + 32)
+    sweeper = None
+    if cfg.s3["abort_stale_uploads_after"] > 0:
+        sweeper = StaleUploadSweeper(
+            client,
+            [(share.bucket, share.prefix) for share in cfg.shares],
+            older_than=cfg.s3["abort_stale_uploads_after"],
+            every=cfg.s3["abort_stale_uploads_every"],
+            keep=uploads_in_flight,
+        )
     if check:
         check_buckets(client, cfg.shares)
-        stale_after = cfg.s3["abort_stale_uploads_after"]
-        if stale_after > 0:
-            for share in cfg.shares:
-                abort_stale_uploads(client, share.bucket, share.prefix, stale_after)
+        if sweeper is not None:
+            sweeper.sweep()
     cache_dir = Path(cfg.cache["dir"]).expanduser()
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3dav-s3")
     tree_settings = TreeSettings(
@@ -204,6 +213,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         block_seconds=cfg.server["login_block"],
         base_delay=cfg.server["login_delay"],
     )
+    quiet_mapped_put_failures()
     wsgidav_config = {
         "provider_mapping": providers,
         "property_manager": props,
@@ -245,6 +255,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         throttle=throttle,
         max_xml_body=cfg.server["max_xml_body"],
         share_paths=[s.path for s in cfg.shares] or ["/"],
+        trusted_proxies=parse_networks(cfg.server["trusted_proxies"]),
     )
     gw = Gateway(cfg, app, counter, providers, executor, metrics)
     gw.closers += [
@@ -256,6 +267,9 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         part_pool.clear,
         lambda: after_put.close(cfg.server["shutdown_timeout"]),  # closers run last to first
     ]
+    if sweeper is not None and sweeper.every > 0:
+        sweeper.start()
+        gw.closers.append(sweeper.close)
     if shared:
         shared.bus.start()
         gw.closers.append(shared.bus.close)

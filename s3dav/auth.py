@@ -19,6 +19,8 @@ from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dc.base_dc import BaseDomainController
 from wsgidav.mw.base_mw import BaseMiddleware
 
+from s3dav.clientaddr import request_client
+
 _log = logging.getLogger(__name__)
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -103,7 +105,7 @@ class ShareDomainController(BaseDomainController):
             _log.warning("user %r may not use share %s", user_name, realm)
             return False
         ok = password_ok
-        addr = environ.get("REMOTE_ADDR", "-")
+        addr = request_client(environ)
         if self.throttle is None:
             return ok
         if ok:

@@ -109,6 +109,19 @@ def choice(*options: str):
     return parse
 
 
+def parse_networks_list(value: Any, key: str) -> list[str]:
+    """IP addresses or CIDR ranges: a YAML list, or one comma-separated text (environment)."""
+    from s3dav.clientaddr import parse_networks
+
+    if value is None or value == "":
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    try:
+        return [str(net) for net in parse_networks(i for i in items if str(i).strip())]
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
 def parse_lock_storage(value: Any, key: str) -> str:
     """`memory` (one replica) or `redis://[:password@]host:port/db` (shared by replicas)."""
     text = parse_str(value, key).strip()
@@ -132,6 +145,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "login_block": (parse_duration, "5min"),
         "login_delay": (parse_duration, "0.25s"),
         "shutdown_timeout": (parse_duration, "30s"),
+        "trusted_proxies": (parse_networks_list, []),
     },
     "s3": {
         "endpoint_url": (parse_opt_str, None),
@@ -148,6 +162,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "copy_threshold": (parse_size, "5GiB"),
         "legacy_s3fs_dirs": (parse_bool, False),
         "abort_stale_uploads_after": (parse_duration, "24h"),
+        "abort_stale_uploads_every": (parse_duration, "1h"),
         "conditional_writes": (parse_bool, True),
         "part_checksums": (parse_bool, True),
     },

@@ -2,20 +2,21 @@
 
 - `S3ErrorMapper`: a WsgiDAV middleware, just inside ErrorPrinter, that turns any
   S3 or network failure escaping a handler into the right DAVError (503 when S3
-  is unavailable or unreachable) instead of WsgiDAV's generic 500;
-- `abort_stale_uploads`: on start, abort multipart uploads under a share that
-  are older than a configured age (left by a gateway that was killed mid-PUT).
+  is unavailable or unreachable) instead of WsgiDAV's generic 500.
+
+Stale multipart uploads (a gateway killed mid-PUT) are aborted by staleuploads.py.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
-import time
-from datetime import datetime
+from collections.abc import Callable
 
 from wsgidav.dav_error import (
     ERROR_DESCRIPTIONS,
     HTTP_BAD_REQUEST,
+    HTTP_INSUFFICIENT_STORAGE,
     HTTP_INTERNAL_ERROR,
     HTTP_SERVICE_UNAVAILABLE,
     DAVError,
@@ -29,6 +30,9 @@ _log = logging.getLogger(__name__)
 
 # WsgiDAV's table lacks it and would say "503 Status".
 ERROR_DESCRIPTIONS.setdefault(HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable")
+ERROR_DESCRIPTIONS.setdefault(HTTP_INSUFFICIENT_STORAGE, "507 Insufficient Storage")
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def is_s3_failure(exc: BaseException | None) -> bool:
@@ -40,11 +44,21 @@ def is_s3_failure(exc: BaseException | None) -> bool:
     return isinstance(exc, BotoCoreError | ClientError)
 
 
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Is this the gateway's own disk refusing a write (full, or over quota)?"""
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
+
+
 def s3_cause(exc: BaseException) -> BaseException | None:
     """The botocore error behind `exc`, following DAVError.src_exception and __cause__."""
+    return find_cause(exc, is_s3_failure)
+
+
+def find_cause(exc: BaseException, wanted: Callable[[BaseException], bool]) -> BaseException | None:
+    """The first error in `exc`'s chain (DAVError.src_exception, __cause__) that is `wanted`."""
     seen = 0
     while exc is not None and seen < 8:
-        if is_s3_failure(exc):
+        if wanted(exc):
             return exc
         nxt = getattr(exc, "src_exception", None)
         if not isinstance(nxt, BaseException):
@@ -65,8 +79,31 @@ def map_s3_error(exc: BaseException, doing: str) -> BaseException:
         return DAVError(HTTP_BAD_REQUEST, f"{doing}: bad chunked body; nothing was stored")
     cause = s3_cause(exc)
     if cause is None:
+        if find_cause(exc, is_disk_full) is not None:
+            # A write-back PUT journals its body on the gateway's disk before answering.
+            reason = f"{doing}: the gateway's disk is full; nothing was stored"
+            return DAVError(HTTP_INSUFFICIENT_STORAGE, reason)
         return exc
     return as_s3_error(cause, doing)
+
+
+class QuietMappedPutFailures(logging.Filter):
+    """For WsgiDAV's logger: drop its traceback for a PUT that failed in a way s3dav
+    answers cleanly (client gone 400, S3 failing 503, disk full 507), which
+    S3ErrorMapper logs as one warning line. Anything else keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or record.msg != "PUT: byte copy failed":
+            return True
+        exc = record.exc_info[1]
+        return exc is None or map_s3_error(exc, "PUT") is exc
+
+
+def quiet_mapped_put_failures() -> None:
+    """Install QuietMappedPutFailures on WsgiDAV's request logger (once)."""
+    logger = logging.getLogger("wsgidav.request_server")
+    if not any(isinstance(f, QuietMappedPutFailures) for f in logger.filters):
+        logger.addFilter(QuietMappedPutFailures())
 
 
 class S3ErrorMapper(BaseMiddleware):
@@ -95,41 +132,6 @@ class S3ErrorMapper(BaseMiddleware):
             mapped = map_s3_error(exc, doing)
             if mapped is exc:
                 raise
-            _log.warning("%s failed: %s (%s)", doing, mapped, type(s3_cause(exc)).__name__)
+            cause = s3_cause(exc) or find_cause(exc, is_disk_full) or exc
+            _log.warning("%s failed: %s (%s)", doing, mapped, type(cause).__name__)
             raise mapped from None
-
-
-def abort_stale_uploads(client, bucket: str, prefix: str, older_than: float) -> int:
-    """Abort multipart uploads under `prefix` started more than `older_than` seconds ago.
-
-    A gateway killed mid-PUT leaves its multipart upload open (invisible, but
-    billed); the next start cleans up. Returns how many were aborted. Failures
-    are logged, never raised: cleaning up must not stop the gateway starting.
-    """
-    aborted = 0
-    limit = time.time() - older_than
-    kwargs = {"Bucket": bucket, "Prefix": prefix}
-    try:
-        while True:
-            page = client.list_multipart_uploads(**kwargs)
-            for up in page.get("Uploads", []) or []:
-                initiated = up.get("Initiated")
-                at = initiated.timestamp() if isinstance(initiated, datetime) else 0.0
-                if at > limit:
-                    continue
-                try:
-                    client.abort_multipart_upload(
-                        Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"]
-                    )
-                    aborted += 1
-                except Exception as exc:  # noqa: BLE001 - next start tries again
-                    _log.warning("could not abort stale upload of %s: %s", up["Key"], exc)
-            if not page.get("IsTruncated"):
-                break
-            kwargs["KeyMarker"] = page.get("NextKeyMarker", "")
-            kwargs["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
-    except Exception as exc:  # noqa: BLE001
-        _log.warning("could not list multipart uploads in s3://%s/%s: %s", bucket, prefix, exc)
-    if aborted:
-        _log.info("aborted %d stale multipart upload(s) in s3://%s/%s", aborted, bucket, prefix)
-    return aborted

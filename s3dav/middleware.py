@@ -22,6 +22,7 @@ import threading
 import time
 
 from s3dav.auth import basic_credentials_problem
+from s3dav.clientaddr import CLIENT_ADDR, Network, client_address, request_client
 from s3dav.metrics import Metrics
 from s3dav.pathguard import UnsafePath, check_destination, check_raw_path, foreign_destination
 from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
@@ -148,8 +149,10 @@ class GatewayApp:
         throttle: LoginThrottle | None = None,
         max_xml_body: int = 1024**2,
         share_paths: list[str] | None = None,
+        trusted_proxies: tuple[Network, ...] = (),
     ) -> None:
         self.share_paths = share_paths or ["/"]
+        self.trusted_proxies = trusted_proxies
         self.throttle = throttle
         self.max_xml_body = max_xml_body
         self.next_app = next_app
@@ -166,7 +169,14 @@ class GatewayApp:
         if method in ("GET", "HEAD") and path in ("/healthz", "/readyz", "/metrics"):
             yield from self._own_endpoint(path, method, environ, start_response)
             return
+        # As the client asked: WsgiDAV moves a share's path into SCRIPT_NAME later.
+        asked = environ.get("SCRIPT_NAME", "") + path
         state = {"status": "", "bytes": 0}
+        environ[CLIENT_ADDR] = client_address(
+            environ.get("REMOTE_ADDR", "-"),
+            environ.get("HTTP_X_FORWARDED_FOR"),
+            self.trusted_proxies,
+        )
         refusal = self._refuse_unsafe(environ)
         body_in = None
         if method == "PUT" and "wsgi.input" in environ:
@@ -235,15 +245,17 @@ class GatewayApp:
                 m.uploads_pending.dec()
             fields = {
                 "method": method,
-                "path": environ.get("SCRIPT_NAME", "") + path,
+                "path": asked,
                 "status": state["status"] or "-",
                 "bytes": state["bytes"],
                 "bytes_in": body_in.count if body_in is not None else 0,
                 "duration_ms": round(elapsed * 1000, 1),
                 "user": environ.get("wsgidav.auth.user_name") or "-",
+                "client": environ[CLIENT_ADDR],
             }
             _access.info(
-                "%(method)s %(path)s %(status)s %(bytes)d %(duration_ms).1fms user=%(user)s",
+                "%(method)s %(path)s %(status)s %(bytes)d %(duration_ms).1fms user=%(user)s"
+                " client=%(client)s",
                 fields,
                 extra={"access": fields},
             )
@@ -300,7 +312,7 @@ class GatewayApp:
         auth = environ.get("HTTP_AUTHORIZATION")
         if auth is not None:
             if self.throttle is not None:
-                wait = self.throttle.blocked_for(environ.get("REMOTE_ADDR", "-"))
+                wait = self.throttle.blocked_for(request_client(environ))
                 if wait > 0:
                     return (
                         "429 Too Many Requests",

@@ -31,6 +31,26 @@ MIB = 1024 * 1024
 MIN_PART = 5 * MIB
 MAX_PARTS = 10_000
 
+# Ids of the multipart uploads this process is still sending: the stale-upload
+# sweep (staleuploads.py) must not abort one, however long it has been running.
+_in_flight: set[str] = set()
+_in_flight_lock = threading.Lock()
+
+
+def uploads_in_flight() -> frozenset[str]:
+    """Ids of the multipart uploads this process created and has not completed or aborted."""
+    with _in_flight_lock:
+        return frozenset(_in_flight)
+
+
+def _track(upload_id: str | None, *, sending: bool) -> None:
+    if upload_id:
+        with _in_flight_lock:
+            if sending:
+                _in_flight.add(upload_id)
+            else:
+                _in_flight.discard(upload_id)
+
 
 def choose_part_size(expected_size: int | None, default: int) -> int:
     """A part size that keeps the upload under S3's 10,000-part limit."""
@@ -291,6 +311,7 @@ class StreamingUpload:
                 _log.info("aborted multipart upload of %s", self.key)
             except Exception as exc:  # noqa: BLE001
                 _log.warning("could not abort multipart upload of %s: %s", self.key, exc)
+            _track(upload_id, sending=False)  # if the abort failed, a later sweep may end it
         if self._own_buffers:
             self._buffers.clear()
         if self._own_executor and self.executor:
@@ -352,11 +373,14 @@ class StreamingUpload:
         if self.checksums.enabled:
             try:
                 resp = self.client.create_multipart_upload(**create, ChecksumAlgorithm="CRC32")
+                _track(resp["UploadId"], sending=True)
                 return resp["UploadId"], True
             except ClientError as exc:
                 if not self.checksums.refused(exc):
                     raise
-        return self.client.create_multipart_upload(**create)["UploadId"], False
+        upload_id = self.client.create_multipart_upload(**create)["UploadId"]
+        _track(upload_id, sending=True)
+        return upload_id, False
 
     def _begin_parts(self) -> None:
         """Start the multipart upload and move what was received into parts."""
@@ -464,6 +488,7 @@ class StreamingUpload:
             MultipartUpload={"Parts": parts},
             **self.conditions,
         )
+        _track(self._upload_id, sending=False)
         self._upload_id = None
         self.result = UploadResult(
             etag=resp["ETag"].strip('"'),

@@ -132,6 +132,37 @@ def test_gateway_killed_mid_put_then_restart_aborts_stale_upload(make_gateway, b
     s3.abort_multipart_upload(Bucket=bucket, Key="elsewhere/x.bin", UploadId=foreign)
 
 
+def test_stale_uploads_are_swept_while_running_but_not_the_ones_being_sent(
+    make_gateway, bucket, s3
+):
+    cfg = {
+        "s3": {
+            "part_size": "5MiB",
+            "multipart_threshold": "5MiB",
+            "abort_stale_uploads_after": "2s",
+            "abort_stale_uploads_every": "0.5s",
+        },
+        "shares": [{"path": "/", "bucket": bucket, "prefix": "share/"}],
+    }
+    s3.put_object(Bucket=bucket, Key="share/f.bin", Body=OLD)
+    gw = make_gateway(bucket, config=cfg)
+    # Left by another tool after the gateway started: only a sweep while running ends it.
+    s3.create_multipart_upload(Bucket=bucket, Key="share/left.bin")
+    body = os.urandom(20 * MIB)
+    sock = start_raw_put(gw, "/f.bin", {"Content-Length": str(len(body))})
+    sock.sendall(body[: 12 * MIB])
+    assert wait_until(lambda: any(u["Key"] == "share/f.bin" for u in open_uploads(s3, bucket)), 10)
+    assert wait_until(lambda: all(u["Key"] != "share/left.bin" for u in open_uploads(s3, bucket)))
+    time.sleep(3)  # our own upload is now older than 2 s, and several sweeps ran since
+    assert [u["Key"] for u in open_uploads(s3, bucket)] == ["share/f.bin"]
+    sock.sendall(body[12 * MIB :])
+    assert sock.recv(100).split(b" ")[1] == b"204"
+    sock.close()
+    assert s3_bytes(s3, bucket, "share/f.bin") == body
+    assert open_uploads(s3, bucket) == []
+    assert "aborted 1 stale multipart upload(s) in s3://" in gw.log()
+
+
 def test_s3_failing_mid_upload_leaves_old_object(make_gateway, bucket, s3, proxy):
     s3.put_object(Bucket=bucket, Key="f.bin", Body=OLD)
     gw = make_gateway(bucket, config=fault_config(proxy, bucket, max_attempts=2))

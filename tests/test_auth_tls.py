@@ -63,6 +63,46 @@ def test_failed_logins_are_delayed_then_blocked_and_logged_without_password(
     sec.proxy.stop()
 
 
+def test_behind_a_trusted_proxy_each_forwarded_client_is_throttled_alone(
+    s3, moto, make_gateway, bucket
+):
+    sec = security_setup.start(
+        s3, moto.url, make_gateway, bucket,
+        login_max_failures=2, login_delay="0.05s", login_block="30s",
+        trusted_proxies=["127.0.0.1"],
+    )  # fmt: skip
+    port = sec.gw.port
+
+    def get(client: str, password: str | None = None):
+        headers = {"Authorization": basic("ann", password), "X-Forwarded-For": client}
+        return send_raw(port, "GET", "/ann/a.txt", headers).status
+
+    assert [get("203.0.113.5", "wrong-1"), get("203.0.113.5", "wrong-2")] == [401, 401]
+    assert get("203.0.113.5") == 429  # that client is blocked, even with the right password
+    assert get("203.0.113.6") == 200  # another client behind the same proxy is not
+    assert get("198.51.100.1, 203.0.113.5") == 429  # a forged hop in front changes nothing
+    log = sec.gw.log()
+    assert "login failed for user 'ann' on /ann from 203.0.113.5 (2 in a row)" in log
+    assert "GET /ann/a.txt 200" in log and "user=ann client=203.0.113.6" in log
+    sec.proxy.stop()
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(s3, moto, make_gateway, bucket):
+    sec = security_setup.start(
+        s3, moto.url, make_gateway, bucket,
+        login_max_failures=2, login_delay="0.05s", login_block="30s",
+    )  # fmt: skip
+    port = sec.gw.port
+    for guess in ("wrong-1", "wrong-2"):
+        headers = {"Authorization": basic("ann", guess)}
+        assert send_raw(port, "GET", "/ann/a.txt", headers).status == 401
+    # A client cannot escape its block by naming another address.
+    spoof = {"Authorization": basic("ann"), "X-Forwarded-For": "203.0.113.9"}
+    assert send_raw(port, "GET", "/ann/a.txt", spoof).status == 429
+    assert "client=127.0.0.1" in sec.gw.log() and "client=203.0.113.9" not in sec.gw.log()
+    sec.proxy.stop()
+
+
 def test_no_secret_in_logs_error_pages_or_check_output(s3, moto, make_gateway, bucket, tmp_path):
     access_key, secret_key = "AKIAS3DAVLEAKTEST0001", "s3cr3t-Key-must-not-leak-0123456789"
     password = "Ann-password-must-not-leak-42"

@@ -108,6 +108,7 @@ def test_access_log_json_has_the_fields_and_no_secret(make_gateway, bucket):
     access = [r for r in records if r["logger"] == "s3dav.access"]
     put = next(r for r in access if r["method"] == "PUT")
     assert (put["path"], put["status"], put["user"], put["bytes_in"]) == ("/f.txt", "201", "ann", 5)
+    assert put["client"] == "127.0.0.1"
     assert isinstance(put["duration_ms"], float) and put["duration_ms"] > 0
     get = next(r for r in access if r["method"] == "GET" and r["status"] == "200")
     assert get["bytes"] == 5
@@ -120,4 +121,6 @@ def test_access_log_plain_line(gw):
     assert gw.request("PUT", "/p.txt", data=b"abc").status_code == 201
     gw.stop()
     line = next(line for line in gw.log().splitlines() if "s3dav.access" in line)
-    assert re.search(r"s3dav\.access: PUT /p\.txt 201 \d+ [0-9.]+ms user=-$", line), line
+    assert re.search(
+        r"s3dav\.access: PUT /p\.txt 201 \d+ [0-9.]+ms user=- client=127\.0\.0\.1$", line
+    ), line
