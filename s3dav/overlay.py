@@ -249,6 +249,7 @@ class Overlay:
     def known_dir(self, dir_key: str) -> bool:
         """True when an own write shows that `dir_key` exists."""
         with self._lock:
+            self._prune(time.time())
             if dir_key in self._dirs:
                 return True
             return any(k.startswith(dir_key) for k in self._files)

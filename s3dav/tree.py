@@ -252,7 +252,11 @@ class S3Tree:
         a walk into a folder does not LIST the parent again when only that expired.
         """
         own = self.listings.get(key + "/")
-        if own is not None and not self.overlay.apply(own).is_empty:
+        if own is not None and (
+            # own writes below it make it a folder; checked first, as merging all of
+            # them into its listing costs a walk over every own write (each PUT's parent)
+            self.overlay.known_dir(key + "/") or not self.overlay.apply(own).is_empty
+        ):
             return DirInfo(key=key + "/")
         parent, name = parent_and_name(key)
         raw = self.listings.get_or_fetch(parent, lambda: self._fetch_listing(parent))
