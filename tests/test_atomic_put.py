@@ -100,19 +100,19 @@ def test_client_gone_mid_chunked_put(make_gateway, bucket, s3):
     assert gw.log().count("PUT /f.bin 400") == 2
 
 
+def share_config(bucket: str, **s3) -> dict:
+    """Small parts, and one share on the prefix `share/` (uploads outside it are not ours)."""
+    return {
+        "s3": {"part_size": "5MiB", "multipart_threshold": "5MiB", **s3},
+        "shares": [{"path": "/", "bucket": bucket, "prefix": "share/"}],
+    }
+
+
 def test_gateway_killed_mid_put_then_restart_aborts_stale_upload(make_gateway, bucket, s3):
     # An upload outside the share's prefix is not the gateway's to abort.
     foreign = s3.create_multipart_upload(Bucket=bucket, Key="elsewhere/x.bin")["UploadId"]
-    cfg = {
-        "s3": {
-            "part_size": "5MiB",
-            "multipart_threshold": "5MiB",
-            "abort_stale_uploads_after": "1s",
-        },
-        "shares": [{"path": "/", "bucket": bucket, "prefix": "share/"}],
-    }
     s3.put_object(Bucket=bucket, Key="share/f.bin", Body=OLD)
-    gw = make_gateway(bucket, config=cfg)
+    gw = make_gateway(bucket, config=share_config(bucket, abort_stale_uploads_after="1s"))
     sock = start_raw_put(gw, "/f.bin", {"Content-Length": str(30 * MIB)})
     block = os.urandom(MIB)
     for _ in range(12):
@@ -135,17 +135,9 @@ def test_gateway_killed_mid_put_then_restart_aborts_stale_upload(make_gateway, b
 def test_stale_uploads_are_swept_while_running_but_not_the_ones_being_sent(
     make_gateway, bucket, s3
 ):
-    cfg = {
-        "s3": {
-            "part_size": "5MiB",
-            "multipart_threshold": "5MiB",
-            "abort_stale_uploads_after": "2s",
-            "abort_stale_uploads_every": "0.5s",
-        },
-        "shares": [{"path": "/", "bucket": bucket, "prefix": "share/"}],
-    }
     s3.put_object(Bucket=bucket, Key="share/f.bin", Body=OLD)
-    gw = make_gateway(bucket, config=cfg)
+    stale = {"abort_stale_uploads_after": "2s", "abort_stale_uploads_every": "0.5s"}
+    gw = make_gateway(bucket, config=share_config(bucket, **stale))
     # Left by another tool after the gateway started: only a sweep while running ends it.
     s3.create_multipart_upload(Bucket=bucket, Key="share/left.bin")
     body = os.urandom(20 * MIB)
