@@ -247,9 +247,8 @@ class Overlay:
         return hit
 
     def known_dir(self, dir_key: str) -> bool:
-        """True when an own write shows that `dir_key` exists."""
+        """True when an own write shows that `dir_key` exists: the folder itself,
+        or anything written below it."""
         with self._lock:
             self._prune(time.time())
-            if dir_key in self._dirs:
-                return True
-            return any(k.startswith(dir_key) for k in self._files)
+            return dir_key in self._dirs or self._first_below(dir_key) != (None, None)

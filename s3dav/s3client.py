@@ -110,7 +110,7 @@ def expect_continue_for_large_bodies(model=None, params=None, **_kw) -> None:
     "100 Continue": one more round trip to S3 before the body leaves. For a small
     file that doubles the PUT's latency (150 ms more from Sydney to Singapore) to
     save sending a few kilobytes that S3 might refuse. Above EXPECT_CONTINUE_MIN
-    the wait still pays: a refused part is not sent for nothing."""
+    the wait still pays: megabytes that S3 refuses are not sent for nothing."""
     if model is None or params is None or model.http.get("method") not in ("PUT", "POST"):
         return
     body = params.get("body")
