@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from s3dav.clientaddr import parse_networks
 from s3dav.keys import BadPath, normalize_prefix
 
 
@@ -111,8 +112,6 @@ def choice(*options: str):
 
 def parse_networks_list(value: Any, key: str) -> list[str]:
     """IP addresses or CIDR ranges: a YAML list, or one comma-separated text (environment)."""
-    from s3dav.clientaddr import parse_networks
-
     if value is None or value == "":
         return []
     items = value if isinstance(value, list) else str(value).split(",")

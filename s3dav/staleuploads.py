@@ -78,18 +78,15 @@ class StaleUploadSweeper:
         self.older_than = older_than
         self.every = every
         self.keep = keep
-        self.sweeps = 0  # completed sweeps, for tests and logs
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="s3dav-stale-uploads", daemon=True)
 
     def sweep(self) -> int:
         """One pass over every share; the uploads aborted."""
-        aborted = sum(
+        return sum(
             abort_stale_uploads(self.client, bucket, prefix, self.older_than, self.keep)
             for bucket, prefix in self.shares
         )
-        self.sweeps += 1
-        return aborted
 
     def start(self) -> None:
         self._thread.start()
