@@ -220,7 +220,7 @@ class RealmAuthenticator(HTTPAuthenticator):
         start_response(
             "401 Unauthorized",
             [
-                ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'),
+                ("WWW-Authenticate", f'Basic realm="{REALM}"'),
                 ("Content-Type", TEXT),
                 ("Content-Length", str(len(body))),
                 ("Date", util.get_rfc1123_time()),
