@@ -119,4 +119,3 @@ def test_folder_without_slash_redirects_browsers_only(shares_gw):
     for href in hrefs:
         target = urljoin(page.url, href)
         assert gw.request("GET", target[len(gw.url) :], auth=ANN).status_code == 200, href
-
