@@ -73,7 +73,8 @@ def scrub_keys(text: str, environ: dict | None) -> str:
     if bucket:
         text = text.replace(f"s3://{bucket}/{prefix}", share)
     if prefix:
-        text = text.replace(prefix, share)
+        # only where a key starts (`users/ann/` must not match inside `bigusers/ann/`)
+        text = re.sub(r"(?<![\w./-])" + re.escape(prefix), share, text)
     return text
 
 

@@ -23,6 +23,7 @@ import time
 
 from s3dav.auth import basic_credentials_problem
 from s3dav.clientaddr import CLIENT_ADDR, Network, client_address, request_client
+from s3dav.errorpages import one_line
 from s3dav.metrics import Metrics
 from s3dav.pathguard import UnsafePath, check_destination, check_raw_path, foreign_destination
 from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
@@ -203,7 +204,8 @@ class GatewayApp:
 
         try:
             if refusal is not None:
-                body = f"{refused_status}: {refusal}\n".encode()
+                raw = (environ.get("REQUEST_URI") or asked).split("?", 1)[0]  # as it was sent
+                body = f"{refused_status}: {one_line(raw) or '/'}: {refusal}\n".encode()
                 wrapped_start(
                     refused_status,
                     [

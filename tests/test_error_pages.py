@@ -13,7 +13,8 @@ import uuid
 import pytest
 
 from s3dav.errorpages import error_line, scrub_keys
-from tests.security_setup import HASHES, PASSWORDS
+from tests.rawhttp import send_raw
+from tests.security_setup import HASHES, PASSWORDS, basic
 
 ANN = ("ann", PASSWORDS["ann"])
 
@@ -80,6 +81,17 @@ def test_errors_are_one_line_naming_the_webdav_path(shared):
         assert_one_line(r, line)
     r = gw.request("GET", "/ann/a.txt")
     assert r.headers["WWW-Authenticate"] == 'Basic realm="s3dav"'
+
+
+def test_refusals_name_the_path_as_sent(shared):
+    """Refused before WsgiDAV (unsafe path, bad XML): the same one line, the raw path."""
+    gw, _ = shared
+    ans = send_raw(gw.port, "GET", "/ann/%2e%2e/bob/x", {"Authorization": basic("ann")})
+    assert ans.status == 400
+    assert ans.body == b"400 Bad Request: /ann/%2e%2e/bob/x: path segment '..' is not allowed\n"
+    r = gw.request("PROPPATCH", "/ann/a.txt", auth=ANN, data=b"<x")
+    assert r.status_code == 400
+    assert_one_line(r, "400 Bad Request: /ann/a.txt: XML body is not well-formed")
 
 
 def test_success_bodies_carry_no_version(shared):
@@ -160,6 +172,7 @@ def test_s3_keys_become_webdav_paths():
     environ = {"SCRIPT_NAME": "/ann", "PATH_INFO": "/d", "wsgidav.provider": _Provider()}
     assert scrub_keys("users/ann/d/x: AccessDenied", environ) == "/ann/d/x: AccessDenied"
     assert scrub_keys("s3://main-bucket/users/ann/d/x", environ) == "/ann/d/x"
+    assert scrub_keys("bigusers/ann/x", environ) == "bigusers/ann/x"
     e = DAVError(500, "users/ann/d/x.txt: InternalError\nmore", src_exception=ValueError("k"))
     assert error_line(e, environ) == (
         "500 Internal Server Error: /ann/d: /ann/d/x.txt: InternalError more\n"
