@@ -18,6 +18,7 @@ import requests
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from s3dav.safety import content_disposition, file_headers, is_active_name, is_active_type
 from tests.security_setup import HASHES, PASSWORDS
 
 CHROMIUM_ARGS = [
@@ -133,7 +134,7 @@ def assert_attack_failed(gw, s3, bucket: str, seen: dict) -> None:
     assert seen.get("marker") in (None, 0) and seen.get("title") != "pwned", seen
 
 
-def file_headers(gw, path: str, auth=None) -> list[requests.structures.CaseInsensitiveDict]:
+def served_headers(gw, path: str, auth=None) -> list[requests.structures.CaseInsensitiveDict]:
     return [gw.request(m, path, auth=auth).headers for m in ("GET", "HEAD")]
 
 
@@ -145,11 +146,13 @@ def test_html_in_a_shared_folder_does_not_run_as_ann(xss, s3, browser):
     assert_attack_failed(gw, s3, bucket, seen)
     assert seen["download"] == "evil.html"  # Chromium saved it; it did not render it
 
-    for headers in file_headers(gw, "/team/evil.html", as_user("ann")):
+    for headers in served_headers(gw, "/team/evil.html", as_user("ann")):
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Content-Security-Policy"].startswith("sandbox;")
         assert "default-src 'none'" in headers["Content-Security-Policy"]
         assert headers["Content-Disposition"].startswith('attachment; filename="evil.html"')
+    part = gw.request("GET", "/team/evil.html", auth=as_user("ann"), headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.headers["Content-Disposition"].startswith("attachment")
 
 
 def test_svg_with_script_does_not_run_as_ann(xss, s3, browser):
@@ -160,7 +163,7 @@ def test_svg_with_script_does_not_run_as_ann(xss, s3, browser):
     assert_attack_failed(gw, s3, bucket, seen)
     assert seen["download"] == "pic.svg"
 
-    for headers in file_headers(gw, "/team/pic.svg", as_user("ann")):
+    for headers in served_headers(gw, "/team/pic.svg", as_user("ann")):
         assert headers["Content-Type"] == "image/svg+xml"
         assert headers["Content-Disposition"].startswith("attachment;")
         assert headers["Content-Security-Policy"].startswith("sandbox;")
@@ -175,7 +178,7 @@ def test_object_stored_as_html_under_pub_does_not_run(xss, s3, browser):
         seen = open_as_ann(browser, gw.url + path)
         assert_attack_failed(gw, s3, bucket, seen)
         assert seen["download"] == name
-        for headers in file_headers(gw, path):
+        for headers in served_headers(gw, path):
             assert headers["X-Content-Type-Options"] == "nosniff"
             assert headers["Content-Disposition"].startswith(f'attachment; filename="{name}"')
             assert headers["Content-Security-Policy"].startswith("sandbox;")
@@ -234,3 +237,44 @@ def test_listing_page_has_its_own_csp_and_renders(xss, browser):
     )
     assert not [line for line in console if "Content Security Policy" in line], console
     context.close()
+
+
+def test_active_by_type_or_by_name():
+    for ctype in (
+        "text/html; charset=utf-8",
+        "TEXT/HTML",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "application/rss+xml",
+        "text/javascript",
+        "application/x-javascript",
+        "text/xsl",
+        "application/pdf",
+        "",
+        None,
+        "garbage",
+    ):
+        assert is_active_type(ctype), ctype
+    for ctype in ("text/plain", "image/png", "application/json", "video/mp4", "text/css"):
+        assert not is_active_type(ctype), ctype
+    for name in ("a.html", "A.HTM", "x.svg", "d.xml", "s.js", "m.mjs", "p.pdf", "f.xhtml"):
+        assert is_active_name(name), name
+    for name in ("a.txt", "b.png", "c", "d.json", "html", "e.tar.gz"):
+        assert not is_active_name(name), name
+
+
+def test_file_headers_and_disposition():
+    served = [("Content-Type", "text/plain"), ("Content-Length", "3")]
+    out = dict(file_headers(served, "page.html", inline_active=False))
+    assert (
+        out["Content-Disposition"]
+        == "attachment; filename=\"page.html\"; filename*=UTF-8''page.html"
+    )
+    assert out["Content-Security-Policy"].startswith("sandbox;")
+    assert "Content-Disposition" not in dict(file_headers(served, "page.html", inline_active=True))
+    assert "Content-Disposition" not in dict(file_headers(served, "a.txt", inline_active=False))
+    assert content_disposition('caf\u00e9 "x";.svg') == (
+        "attachment; filename=\"caf_ _x__.svg\"; filename*=UTF-8''caf%C3%A9%20%22x%22%3B.svg"
+    )
