@@ -74,7 +74,8 @@ def basic_credentials_problem(header: str) -> str | None:
 
 
 class ShareDomainController(BaseDomainController):
-    """Realm = share path; a share lets in the users it lists (or anyone, with `anonymous`)."""
+    """Realm = share path (None outside every share); a share lets in the users it lists
+    (or anyone, with `anonymous`). The 401 names one realm, `s3dav` (errorpages.py)."""
 
     def __init__(self, wsgidav_app, config):
         super().__init__(wsgidav_app, config)

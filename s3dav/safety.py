@@ -4,7 +4,7 @@ Every share lives on the same origin, and a browser that logged in sends the
 same Basic credentials to all of them. A user's HTML, SVG or XML file that ran
 its script there could read and write every share its viewer may use. So:
 
-- every answer says `X-Content-Type-Options: nosniff` (no guessing a type);
+- every answer of the WebDAV stack says `X-Content-Type-Options: nosniff` (no guessing a type);
 - every file (GET/HEAD) carries `Content-Security-Policy: sandbox; default-src 'none'...`:
   even a page a browser renders runs no script and gets an opaque origin;
 - a file that a browser would render actively (by the Content-Type served OR by
