@@ -141,6 +141,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "auth": (choice("anonymous", "basic"), "anonymous"),
         "max_xml_body": (parse_size, "1MiB"),
         "login_max_failures": (parse_int, 10),
+        "login_user_max_failures": (parse_count, 20),
         "login_block": (parse_duration, "5min"),
         "login_delay": (parse_duration, "0.25s"),
         "shutdown_timeout": (parse_duration, "30s"),
