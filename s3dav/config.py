@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from s3dav.auth import password_hash_problem
 from s3dav.clientaddr import parse_networks
 from s3dav.keys import BadPath, normalize_prefix
 
@@ -387,7 +388,12 @@ def _users(raw: dict) -> dict[str, dict]:
         for key in spec:
             if key != "password_hash":
                 raise ConfigError(f"unknown key users.{name}.{key}")
-        out[str(name)] = {"password_hash": str(spec["password_hash"])}
+        stored = str(spec["password_hash"])
+        problem = password_hash_problem(stored)
+        if problem:
+            # Never the value: it may be the plain password written where its hash belongs.
+            raise ConfigError(f"users.{name}.password_hash: {problem}")
+        out[str(name)] = {"password_hash": stored}
     return out
 
 

@@ -1,4 +1,4 @@
-"""Pure logic of issue 6: XML checks, Destination rules, credentials (throttle: test_throttle.py)."""
+"""Pure logic of issue 6: XML checks, Destination rules, credentials (throttle: test_throttle)."""
 
 from __future__ import annotations
 
