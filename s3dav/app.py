@@ -12,12 +12,11 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from cheroot import wsgi
 from wsgidav.error_printer import ErrorPrinter
-from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from s3dav.afterput import AfterPut
-from s3dav.auth import ReadOnlyShareGuard, ShareDomainController
+from s3dav.auth import ReadOnlyShareGuard, ShareDomainController, ThrottledAuthenticator
 from s3dav.browser import DirBrowser
 from s3dav.clientaddr import parse_networks
 from s3dav.config import Config, ConfigError, Share
@@ -210,6 +209,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         )
     throttle = LoginThrottle(
         max_failures=cfg.server["login_max_failures"],
+        user_max_failures=cfg.server["login_user_max_failures"],
         block_seconds=cfg.server["login_block"],
         base_delay=cfg.server["login_delay"],
     )
@@ -236,7 +236,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         "middleware_stack": [
             ErrorPrinter,
             S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
-            HTTPAuthenticator,
+            ThrottledAuthenticator,  # WsgiDAV's, with 429 for a refused login
             ReadOnlyShareGuard,
             DirBrowser,  # s3dav/browser.py: the listing page and ?davmount
             RequestResolver,

@@ -21,6 +21,7 @@ from botocore.exceptions import (
 from s3dav.config import Config
 from s3dav.keys import FOLDER_SUFFIX
 from s3dav.metrics import RESERVED_PATHS
+from s3dav.preflight import missing_extras, plain_http_basic_warning
 from s3dav.s3client import RequestCounter, make_client
 
 STALE_UPLOAD_AGE = 24 * 3600
@@ -30,6 +31,23 @@ RESERVED_NAMES = tuple(p.strip("/") for p in RESERVED_PATHS)
 
 def _say(ok: bool, text: str) -> None:
     print(f"[{'ok' if ok else 'FAIL'}] {text}")
+
+
+def _warn(text: str) -> None:
+    """Worth a look, but the gateway works: does not change the exit code."""
+    print(f"[warn] {text}")
+
+
+def preflight(cfg: Config) -> bool:
+    """What `serve` would refuse (missing extras: FAIL) or warn about at start."""
+    ok = True
+    for problem in missing_extras(cfg):
+        _say(False, problem)
+        ok = False
+    warning = plain_http_basic_warning(cfg)
+    if warning:
+        _warn(warning)
+    return ok
 
 
 _MISSING = ("404", "NoSuchBucket", "NotFound")
@@ -113,10 +131,10 @@ def run_check(cfg: Config) -> int:
 
     if cfg.embedded:
         _say(True, "config is valid (no bucket configured: serve would use the embedded S3)")
-        return 0
+        return 0 if preflight(cfg) else 1
     _say(True, "config is valid")
+    all_ok = preflight(cfg)
     client = make_client(s3_settings(cfg), RequestCounter(), pool_size=4)
-    all_ok = True
     for share in cfg.shares:
         where = f"share {share.path} (s3://{share.bucket}/{share.prefix})"
         try:
@@ -162,6 +180,11 @@ def run_check(cfg: Config) -> int:
             all_ok = False
         else:
             _say(True, f"{where}: {seen} keys, no file/folder name clashes")
+        if seen == 0 and share.prefix:
+            _warn(
+                f"{where}: no keys under the prefix {share.prefix!r}: a typo in the prefix?"
+                " (fine for a new, empty share)"
+            )
         if hidden:
             _say(
                 False,

@@ -88,10 +88,14 @@ def cmd_serve(args) -> int:
     from s3dav.app import build_gateway, serve_forever
     from s3dav.embedded import MissingDemoExtra
     from s3dav.memory import tune_malloc
+    from s3dav.preflight import missing_extras, plain_http_basic_warning
 
     tune_malloc()  # before the big buffers of uploads and cache blocks come and go
     cfg = load(args.config, _flags(args))
     _setup_logging(cfg)
+    for problem in missing_extras(cfg):
+        print(f"s3dav: {problem}", file=sys.stderr)
+        return 2
     embedded = None
     if cfg.embedded:
         try:
@@ -99,6 +103,9 @@ def cmd_serve(args) -> int:
         except MissingDemoExtra as exc:
             print(f"s3dav: {exc}", file=sys.stderr)
             return 2
+    warning = plain_http_basic_warning(cfg)
+    if warning:
+        logging.getLogger("s3dav.cli").warning("%s", warning)
     try:
         gw = build_gateway(cfg)
     except ConfigError:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from s3dav.auth import password_hash_problem
 from s3dav.clientaddr import parse_networks
 from s3dav.keys import BadPath, normalize_prefix
 
@@ -141,6 +142,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "auth": (choice("anonymous", "basic"), "anonymous"),
         "max_xml_body": (parse_size, "1MiB"),
         "login_max_failures": (parse_int, 10),
+        "login_user_max_failures": (parse_count, 20),
         "login_block": (parse_duration, "5min"),
         "login_delay": (parse_duration, "0.25s"),
         "shutdown_timeout": (parse_duration, "30s"),
@@ -386,7 +388,12 @@ def _users(raw: dict) -> dict[str, dict]:
         for key in spec:
             if key != "password_hash":
                 raise ConfigError(f"unknown key users.{name}.{key}")
-        out[str(name)] = {"password_hash": str(spec["password_hash"])}
+        stored = str(spec["password_hash"])
+        problem = password_hash_problem(stored)
+        if problem:
+            # Never the value: it may be the plain password written where its hash belongs.
+            raise ConfigError(f"users.{name}.password_hash: {problem}")
+        out[str(name)] = {"password_hash": stored}
     return out
 
 

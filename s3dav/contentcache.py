@@ -1,4 +1,4 @@
-"""Content cache: object bytes on local disk, in verified blocks (DESIGN.md section 5).
+"""Content cache: object bytes on local disk, in verified blocks (docs/SEMANTICS.md, *Caching*).
 
 Blocks of `block_size` bytes are stored in a size-bounded `diskcache` under
 bucket + key + ETag + block index, so an object that changed in S3 (new ETag)

@@ -1,4 +1,4 @@
-"""Pure mapping between WebDAV paths and S3 keys (DESIGN.md section 1 and 2).
+"""Pure mapping between WebDAV paths and S3 keys (docs/SEMANTICS.md, *Mapping*, *Folders*).
 
 Nothing here talks to S3, so every rule can be unit-tested on its own.
 """

@@ -1,4 +1,4 @@
-"""What a folder holds, read from ListObjectsV2 pages (DESIGN.md section 2).
+"""What a folder holds, read from ListObjectsV2 pages (docs/SEMANTICS.md, *Folders*).
 
 Pure logic: it turns raw listing entries into files and folders following the
 one directory scheme (implicit prefixes, `dir/` markers, `dir_$folder$`), so it

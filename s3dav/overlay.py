@@ -1,4 +1,4 @@
-"""Read-your-writes overlay (DESIGN.md section 4).
+"""Read-your-writes overlay (docs/SEMANTICS.md, *Consistency*).
 
 The gateway remembers its own recent writes and deletes and merges them into
 every listing, so that a client sees its change at once even when the store's

@@ -2,7 +2,7 @@
 
 cheroot decodes the path and WsgiDAV normalises it; by then `/a/%2e%2e/b` has
 become `/b`. So the raw request target is checked here, in every spelling
-(DESIGN.md section 1), and so is the `Destination` header of COPY and MOVE.
+(docs/SEMANTICS.md, *Refused names*), and so is the `Destination` header of COPY and MOVE.
 """
 
 from __future__ import annotations

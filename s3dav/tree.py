@@ -495,7 +495,7 @@ class S3Tree:
         """Last-member rule: write the parent's marker before its last member goes.
 
         A folder that exists only as a common prefix would vanish with its last
-        object; DESIGN.md says it must not.
+        object; docs/SEMANTICS.md (*Folders*) says it must not.
         """
         parent, name = parent_and_name(key)
         if parent == self.prefix or parent == "":
