@@ -22,6 +22,10 @@ class ConfigError(ValueError):
     """A configuration problem, phrased for one line on stderr."""
 
 
+class ListenError(ConfigError):
+    """The server cannot listen where it is told to (port in use, no such address)."""
+
+
 _SIZE_UNITS = {
     "": 1,
     "b": 1,
