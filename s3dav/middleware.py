@@ -22,8 +22,14 @@ import threading
 import time
 
 from s3dav.auth import basic_credentials_problem
-from s3dav.clientaddr import CLIENT_ADDR, Network, client_address, request_client
-from s3dav.metrics import Metrics
+from s3dav.clientaddr import (
+    CLIENT_ADDR,
+    Network,
+    client_address,
+    local_caller,
+    request_client,
+)
+from s3dav.metrics import Metrics, method_label, status_label
 from s3dav.pathguard import UnsafePath, check_destination, check_raw_path, foreign_destination
 from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
 from s3dav.throttle import LoginThrottle
@@ -237,8 +243,10 @@ class GatewayApp:
         finally:
             elapsed = time.monotonic() - started
             m = self.metrics
-            m.http_requests.labels(method=method, status=state["status"] or "000").inc()
-            m.http_duration.labels(method=method).observe(elapsed)
+            label = method_label(method)
+            status = status_label(state["status"] or "000")
+            m.http_requests.labels(method=label, status=status).inc()
+            m.http_duration.labels(method=label).observe(elapsed)
             m.bytes_down.inc(state["bytes"])
             if body_in is not None:
                 m.bytes_up.inc(body_in.count)
@@ -335,6 +343,8 @@ class GatewayApp:
         elif path == "/readyz":
             ok, reason = self._check_ready()
             status = "200 OK" if ok else "503 Service Unavailable"
+            if not local_caller(environ, self.trusted_proxies):
+                reason = "ready" if ok else "not ready"  # the detail names buckets: local only
             body, ctype = (reason + "\n").encode(), "text/plain; charset=utf-8"
         elif not self.metrics_enabled:
             status, body, ctype = "404 Not Found", b"metrics are disabled\n", "text/plain"
