@@ -29,6 +29,7 @@ from s3dav.clientaddr import (
     local_caller,
     request_client,
 )
+from s3dav.logs import log_path
 from s3dav.metrics import Metrics, method_label, status_label
 from s3dav.pathguard import UnsafePath, check_destination, check_raw_path, foreign_destination
 from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
@@ -227,7 +228,7 @@ class GatewayApp:
                     yield chunk
             except Exception:
                 # Last line of defence: a short 500, the traceback only in our log.
-                _log.exception("unhandled error in %s %s", method, path)
+                _log.exception("unhandled error in %s %s", method, log_path(path))
                 if state["status"]:
                     raise  # headers are out: all we can do is drop the connection
                 body = b"500 Internal Server Error: the gateway failed; see its log\n"
@@ -253,7 +254,7 @@ class GatewayApp:
                 m.uploads_pending.dec()
             fields = {
                 "method": method,
-                "path": asked,
+                "path": log_path(asked),
                 "status": state["status"] or "-",
                 "bytes": state["bytes"],
                 "bytes_in": body_in.count if body_in is not None else 0,
