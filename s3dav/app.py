@@ -28,6 +28,7 @@ from s3dav.clientaddr import parse_networks
 from s3dav.config import Config, ConfigError, ListenError, Share
 from s3dav.contentcache import ContentCache
 from s3dav.faults import S3ErrorMapper, quiet_mapped_put_failures
+from s3dav.lockguard import LockGuard
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
 from s3dav.middleware import GatewayApp
@@ -378,12 +379,15 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "share_users": {s.path: s.users for s in cfg.shares},
             "throttle": throttle,
             "read_only_shares": [s.path for s in cfg.shares if s.read_only],
+            "max_lock_timeout": int(cfg.locks["max_timeout"]),
+            "max_lock_owner": cfg.locks["max_owner"],
         },
         "middleware_stack": [
             ErrorPrinter,
             S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
             HTTPAuthenticator,
             ReadOnlyShareGuard,
+            LockGuard,  # s3dav/lockguard.py: LOCK timeout and owner size capped
             DirBrowser,  # s3dav/browser.py: the listing page and ?davmount
             RequestResolver,
         ],
