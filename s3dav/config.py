@@ -23,6 +23,10 @@ class ConfigError(ValueError):
     """A configuration problem, phrased for one line on stderr."""
 
 
+class ListenError(ConfigError):
+    """The server cannot listen where it is told to (port in use, no such address)."""
+
+
 _SIZE_UNITS = {
     "": 1,
     "b": 1,
@@ -177,7 +181,11 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "write_back": (parse_bool, False),
         "write_back_delay": (parse_duration, "0.5s"),
     },
-    "locks": {"storage": (parse_lock_storage, "memory")},
+    "locks": {
+        "storage": (parse_lock_storage, "memory"),
+        "max_timeout": (parse_duration, "1h"),
+        "max_owner": (parse_size, "4KiB"),
+    },
     "macos": {"metadata_files": (choice("store", "refuse"), "store")},
     "logging": {
         "level": (choice("debug", "info", "warning", "error"), "info"),
@@ -416,6 +424,10 @@ def build(raw: dict, environ: dict | None = None) -> Config:
         raise ConfigError("s3.access_key_id, s3.secret_access_key: set both or neither")
     if sections["s3"]["upload_concurrency"] < 1:
         raise ConfigError("s3.upload_concurrency: must be at least 1")
+    if not 1 <= sections["locks"]["max_timeout"] <= 4 * 604800:
+        raise ConfigError("locks.max_timeout: must be from 1s to 28d (WsgiDAV's own limit)")
+    if sections["locks"]["max_owner"] < 1:
+        raise ConfigError("locks.max_owner: must be at least 1 byte")
     if sections["s3"]["part_size"] < 5 * 1024**2:
         raise ConfigError("s3.part_size: S3 needs at least 5MiB")
     users = _users(raw)

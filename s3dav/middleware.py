@@ -22,8 +22,15 @@ import threading
 import time
 
 from s3dav.auth import basic_credentials_problem
-from s3dav.clientaddr import CLIENT_ADDR, Network, client_address, request_client
-from s3dav.metrics import Metrics
+from s3dav.clientaddr import (
+    CLIENT_ADDR,
+    Network,
+    client_address,
+    local_caller,
+    request_client,
+)
+from s3dav.logs import log_path
+from s3dav.metrics import Metrics, method_label, status_label
 from s3dav.pathguard import UnsafePath, check_destination, check_raw_path, foreign_destination
 from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
 from s3dav.throttle import LoginThrottle
@@ -221,7 +228,7 @@ class GatewayApp:
                     yield chunk
             except Exception:
                 # Last line of defence: a short 500, the traceback only in our log.
-                _log.exception("unhandled error in %s %s", method, path)
+                _log.exception("unhandled error in %s %s", method, log_path(path))
                 if state["status"]:
                     raise  # headers are out: all we can do is drop the connection
                 body = b"500 Internal Server Error: the gateway failed; see its log\n"
@@ -237,15 +244,17 @@ class GatewayApp:
         finally:
             elapsed = time.monotonic() - started
             m = self.metrics
-            m.http_requests.labels(method=method, status=state["status"] or "000").inc()
-            m.http_duration.labels(method=method).observe(elapsed)
+            label = method_label(method)
+            status = status_label(state["status"] or "000")
+            m.http_requests.labels(method=label, status=status).inc()
+            m.http_duration.labels(method=label).observe(elapsed)
             m.bytes_down.inc(state["bytes"])
             if body_in is not None:
                 m.bytes_up.inc(body_in.count)
                 m.uploads_pending.dec()
             fields = {
                 "method": method,
-                "path": asked,
+                "path": log_path(asked),
                 "status": state["status"] or "-",
                 "bytes": state["bytes"],
                 "bytes_in": body_in.count if body_in is not None else 0,
@@ -335,6 +344,8 @@ class GatewayApp:
         elif path == "/readyz":
             ok, reason = self._check_ready()
             status = "200 OK" if ok else "503 Service Unavailable"
+            if not local_caller(environ, self.trusted_proxies):
+                reason = "ready" if ok else "not ready"  # the detail names buckets: local only
             body, ctype = (reason + "\n").encode(), "text/plain; charset=utf-8"
         elif not self.metrics_enabled:
             status, body, ctype = "404 Not Found", b"metrics are disabled\n", "text/plain"

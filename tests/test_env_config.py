@@ -54,6 +54,8 @@ SAMPLES = {
     ("cache", "write_back"): "yes",
     ("cache", "write_back_delay"): "250ms",
     ("locks", "storage"): "redis://redis:6379/2",
+    ("locks", "max_timeout"): "10m",
+    ("locks", "max_owner"): "1KiB",
     ("macos", "metadata_files"): "refuse",
     ("logging", "level"): "debug",
     ("logging", "format"): "json",
