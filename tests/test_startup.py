@@ -13,6 +13,7 @@ import sys
 import yaml
 
 from s3dav.app import describe_listen_error, errno_in
+from s3dav.auth import hash_password
 from tests.helpers import TEST_ENV
 
 
@@ -53,7 +54,7 @@ def test_a_busy_port_is_one_line_and_exit_2(bucket, moto, tmp_path):
 
 
 def test_the_start_log_says_what_is_served(make_gateway, bucket, s3, moto):
-    users = {"ann": {"password_hash": "$pbkdf2$x"}}  # never checked: no login happens
+    users = {"ann": {"password_hash": hash_password("ann-Pa55word-7x")}}
     config = {
         "s3": {"secret_access_key": "TOPSECRETKEY", "access_key_id": "testing"},
         "users": users,
