@@ -14,6 +14,7 @@ import sys
 import unicodedata
 from urllib.parse import quote, unquote
 
+from s3dav.keys import tree_dest_keys
 from s3dav.listing import alternate_name, display_names, looks_alternate
 from tests.helpers import TEST_ENV, propfind
 from tests.test_client_rclone import rclone, remote
@@ -244,3 +245,28 @@ def test_display_names_rules():
     # An NFD file beside an NFC folder of its name: both tags.
     shown, _ = display_names([nfd("é")], [nfc("é")])
     assert shown[nfc("é (NFD file)")] == (nfd("é"), False)
+
+
+def test_moving_a_folder_keeps_both_twins(s3, bucket, gw):
+    s3.put_object(Bucket=bucket, Key=nfc("tw/café.txt"), Body=b"nfc")
+    s3.put_object(Bucket=bucket, Key=nfd("tw/café.txt"), Body=b"nfd")
+    s3.put_object(Bucket=bucket, Key=nfd("tw/ñ.txt"), Body=b"alone")
+    ans = gw.request("MOVE", "/tw", headers={"Destination": "/tw2"})
+    assert ans.status_code == 201, ans.text
+    assert keys(s3, bucket) == {
+        nfc("tw2/café.txt"): b"nfc",
+        "tw2/" + nfd("café.txt"): b"nfd",  # its NFC form is taken: it keeps its spelling
+        nfc("tw2/ñ.txt"): b"alone",  # stored NFC, as every name s3dav writes
+    }
+    assert gw.request("GET", quote(nfc("/tw2/café (NFD).txt"))).content == b"nfd"
+
+
+def test_tree_dest_keys():
+    src = [nfc("s/é"), nfd("s/é"), nfd("s/ñ"), nfd("s/ü/x"), "s/ü/y"]
+    assert tree_dest_keys(src, "s/", "d/") == {
+        nfc("s/é"): nfc("d/é"),
+        nfd("s/é"): "d/" + nfd("é"),
+        nfd("s/ñ"): nfc("d/ñ"),
+        nfd("s/ü/x"): nfc("d/ü/x"),
+        "s/ü/y": "d/ü/y",
+    }
