@@ -170,13 +170,17 @@ def test_file_and_folder_of_one_name(s3, bucket, gw):
     left = keys(s3, bucket)
     assert "doc.txt" not in left and left["moved.txt"] == b"file doc"
     assert left["doc.txt/in.txt"] == b"in"
+    # PUT at the alternate name replaces that file, and writes no key of that name.
+    assert gw.request("PUT", "/x%20(file)", data=b"new x").status_code == 204
+    left = keys(s3, bucket)
+    assert left["x"] == b"new x" and "x (file)" not in left
     # Once the folder goes, the file has its own name at once (no listing expiry).
     assert gw.request("DELETE", "/x/").status_code == 204
     got = gw.request("GET", "/x")
-    assert (got.status_code, got.content) == (200, b"file x")
+    assert (got.status_code, got.content) == (200, b"new x")
     root = listed(gw, "/")
     assert root["/x"] is False and "/x (file)" not in root and "/x/" not in root
-    assert keys(s3, bucket)["x"] == b"file x"
+    assert keys(s3, bucket)["x"] == b"new x"
     # DELETE by the alternate name removes the file, not the folder.
     assert gw.request("DELETE", "/k%20(file%202)").status_code == 204
     left = keys(s3, bucket)
