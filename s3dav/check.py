@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 import uuid
+from dataclasses import dataclass, field
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -20,6 +22,7 @@ from botocore.exceptions import (
 
 from s3dav.config import Config
 from s3dav.keys import FOLDER_SUFFIX
+from s3dav.listing import visible_name
 from s3dav.metrics import RESERVED_PATHS
 from s3dav.preflight import missing_extras, plain_http_basic_warning
 from s3dav.s3client import RequestCounter, make_client
@@ -104,6 +107,68 @@ def scan_clashes(
             progress(seen)
     taken = {prefix + name for name in reserved} & (files | dirs)
     return sorted(files & dirs), seen, sorted(k[len(prefix) :] for k in taken)
+
+
+@dataclass
+class NameReport:
+    """Keys whose names the gateway shows other than they are (share-relative)."""
+
+    not_nfc: list[str] = field(default_factory=list)  # shown by their NFC name
+    twins: list[str] = field(default_factory=list)  # NFC names two spellings share
+    refused: list[str] = field(default_factory=list)  # hidden: no path can name them
+
+
+def name_report(keys: list[str]) -> NameReport:
+    """Sort share-relative keys into the name cases of docs/SEMANTICS.md (*Names*).
+
+    A twin is an NFC/NFD pair of one name in one folder, file or folder (`été/a`
+    and `e\u0301te\u0301/b` make the folder a twin): one wins the name, the
+    other is shown by an alternate name, as with a file and a folder.
+    """
+    report = NameReport()
+    spellings: dict[str, set[str]] = {}
+    for key in keys:
+        body = key[:-1] if key.endswith("/") else key
+        segments = body.split("/")
+        if not all(visible_name(seg) for seg in segments):
+            report.refused.append(key)
+            continue
+        if unicodedata.normalize("NFC", key) != key:
+            report.not_nfc.append(key)
+        for i in range(1, len(segments) + 1):
+            path = "/".join(segments[:i])
+            spellings.setdefault(unicodedata.normalize("NFC", path), set()).add(path)
+    report.twins = sorted(nfc for nfc, seen in spellings.items() if len(seen) > 1)
+    return report
+
+
+def check_names(client, bucket: str, prefix: str, where: str) -> bool:
+    """Report keys not in NFC, NFC/NFD twins and names hidden as refused; False on twins
+    or hidden keys (entries not reachable by their own name)."""
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(e["Key"][len(prefix) :] for e in page.get("Contents", []) or [])
+    report = name_report([k for k in keys if k])
+    ok = True
+    if report.not_nfc:
+        shown = ", ".join(ascii(k) for k in report.not_nfc[:10])
+        count = len(report.not_nfc)
+        print(f"[note] {where}: {count} key(s) not in NFC, shown by their NFC name: {shown}")
+    if report.twins:
+        _say(
+            False,
+            f"{where}: {len(report.twins)} name(s) exist in NFC and another spelling (the NFC one"
+            f" is shown, the other as 'name (NFD)'): {', '.join(report.twins[:10])}",
+        )
+        ok = False
+    if report.refused:
+        shown = ", ".join(ascii(k) for k in report.refused[:10])
+        _say(
+            False,
+            f"{where}: {len(report.refused)} key(s) with names no path can name (hidden): {shown}",
+        )
+        ok = False
+    return ok
 
 
 class Progress:
@@ -191,6 +256,11 @@ def run_check(cfg: Config) -> int:
                 f"{where}: {', '.join(hidden)} exist(s) in the bucket but GET there answers the"
                 " gateway's own endpoint; mount this share under a path (e.g. /files)",
             )
+            all_ok = False
+        try:
+            all_ok = check_names(client, share.bucket, share.prefix, where) and all_ok
+        except (ClientError, BotoCoreError) as exc:
+            _say(False, f"{where}: name scan failed: {_problem(exc)}")
             all_ok = False
         try:
             uploads = client.list_multipart_uploads(Bucket=share.bucket, Prefix=share.prefix)

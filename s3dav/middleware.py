@@ -31,7 +31,13 @@ from s3dav.clientaddr import (
 )
 from s3dav.logs import log_path
 from s3dav.metrics import Metrics, method_label, status_label
-from s3dav.pathguard import UnsafePath, check_destination, check_raw_path, foreign_destination
+from s3dav.pathguard import (
+    UnsafePath,
+    canonical_destination,
+    check_destination,
+    check_raw_path,
+    destination_refusal,
+)
 from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
 from s3dav.throttle import LoginThrottle
 from s3dav.xmlguard import XmlRefused, guard_xml_body
@@ -103,6 +109,14 @@ def direct_read(body, size: int | None = None) -> bytearray | None:
             got += n
     del buf[got:]
     return buf
+
+
+def _decoded_path(path_info: str) -> str:
+    """PATH_INFO as text: WSGI hands it over as latin-1 decoded UTF-8 bytes."""
+    try:
+        return path_info.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return path_info
 
 
 class CountingInput:
@@ -309,15 +323,18 @@ class GatewayApp:
                 for s in (environ.get("wsgi.url_scheme"), environ.get("HTTP_X_FORWARDED_PROTO"))
                 if s
             }
-            problem = foreign_destination(
+            refusal = destination_refusal(
                 dest,
-                path=environ.get("PATH_INFO", "/"),
+                path=_decoded_path(environ.get("PATH_INFO", "/")),
                 hosts=hosts,
                 schemes=schemes,
                 share_paths=self.share_paths,
             )
-            if problem:
-                return "403 Forbidden", problem, []
+            if refusal:
+                return *refusal, []
+            canonical = canonical_destination(dest, self.share_paths)
+            if canonical is not None:
+                environ["HTTP_DESTINATION"] = canonical
         auth = environ.get("HTTP_AUTHORIZATION")
         if auth is not None:
             if self.throttle is not None:
