@@ -5,8 +5,8 @@ carries its version and, for a 500, the repr of the exception behind it.
 rclone prints that whole page in every error line, and the page names S3 keys
 and software versions to anyone. Here every such answer becomes one line:
 
-    404 Not Found: /ann/nope.txt
-    403 Forbidden: /pub/x.txt: this share is read-only
+    404 Not Found: GET /ann/nope.txt
+    403 Forbidden: PUT /pub/x.txt: this share is read-only
 
 An error with an RFC 4918 pre/postcondition keeps its `DAV:error` XML body.
 
@@ -35,8 +35,9 @@ from wsgidav.dav_error import (
     as_DAVError,
     get_http_status_string,
 )
-from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.mw.base_mw import BaseMiddleware
+
+from s3dav.auth import LOGIN_REFUSED, ThrottledAuthenticator
 
 _log = logging.getLogger(__name__)
 
@@ -78,23 +79,45 @@ def scrub_keys(text: str, environ: dict | None) -> str:
     return text
 
 
+def request_line(environ: dict | None) -> str:
+    """`GET /ann/a.txt`: the method and the WebDAV path, as s3dav's reasons name them."""
+    if not environ:
+        return ""
+    method = one_line(environ.get("REQUEST_METHOD", ""))
+    return f"{method} {webdav_path(environ)}".strip()
+
+
+def repeats(environ: dict | None) -> list[str]:
+    """The ways a reason may already name this request (dropped from it, not shown twice)."""
+    if not environ:
+        return []
+    method = environ.get("REQUEST_METHOD", "")
+    paths = {webdav_path(environ), one_line(environ.get("PATH_INFO", "")) or "/"}
+    return sorted({f"{method} {p}" for p in paths} | paths, key=len, reverse=True)
+
+
 def error_detail(e: DAVError, environ: dict | None) -> str:
-    """The reason to show: the error's own words unless they only repeat the path."""
+    """The reason to show: the error's own words, without what only repeats the request."""
     info = e.context_info
     if info is None or str(info).strip() == "":
         return INTERNAL if e.value == HTTP_INTERNAL_ERROR else ""
     text = one_line(scrub_keys(str(info), environ))
-    here = environ.get("PATH_INFO", "") if environ else ""
-    if text.rstrip("/") in (here.rstrip("/"), webdav_path(environ).rstrip("/")):
-        return ""
+    for seen in repeats(environ):
+        if text.rstrip("/") == seen.rstrip("/"):
+            return ""
+        if text.startswith(seen + ": "):
+            return text[len(seen) + 2 :]
     return text
 
 
 def error_line(e: DAVError | int, environ: dict | None) -> str:
-    """`<status>: <WebDAV path>[: <reason>]` and a newline; never the S3 key or a version."""
+    """`<status>: <METHOD> <WebDAV path>[: <reason>]` and a newline.
+
+    Never an S3 key, a software version or an exception's text.
+    """
     e = as_DAVError(e) if isinstance(e, DAVError | Exception) else DAVError(e)
     parts = [get_http_status_string(e)]
-    where = webdav_path(environ)
+    where = request_line(environ)
     if where:
         parts.append(where)
     detail = error_detail(e, environ)
@@ -209,15 +232,18 @@ class PlainErrorPrinter(BaseMiddleware):
             yield body if e.add_body else b""
 
 
-class RealmAuthenticator(HTTPAuthenticator):
-    """HTTPAuthenticator whose 401 names the realm `s3dav` (never "None") in one line.
+class RealmAuthenticator(ThrottledAuthenticator):
+    """The authenticator whose 401 names the realm `s3dav` (never "None") in one line.
 
     Internally a share's realm stays its path (who may use it); to a browser
-    there is one protection space, so one login works for every share.
+    there is one protection space, so one login works for every share. A login
+    the throttle refused stays a 429 (ThrottledAuthenticator).
     """
 
     def send_basic_auth_response(self, environ, start_response):
-        body = f"401 Unauthorized: {webdav_path(environ)}: log in (realm {REALM})\n".encode()
+        if environ.get(LOGIN_REFUSED) is not None:
+            return super().send_basic_auth_response(environ, start_response)
+        body = f"401 Unauthorized: {request_line(environ)}: log in (realm {REALM})\n".encode()
         start_response(
             "401 Unauthorized",
             [

@@ -51,28 +51,28 @@ def assert_one_line(r, expected: str) -> None:
 def test_errors_are_one_line_naming_the_webdav_path(shared):
     gw, _ = shared
     cases = [
-        ("GET", "/ann/nope.txt", {"auth": ANN}, 404, "404 Not Found: /ann/nope.txt"),
+        ("GET", "/ann/nope.txt", {"auth": ANN}, 404, "404 Not Found: GET /ann/nope.txt"),
         (
             "PUT",
             "/pub/x.txt",
             {"data": b"x"},
             403,
-            "403 Forbidden: /pub/x.txt: this share is read-only",
+            "403 Forbidden: PUT /pub/x.txt: this share is read-only",
         ),
         (
             "MKCOL",
             "/ann/a/b/c",
             {"auth": ANN},
             409,
-            "409 Conflict: /ann/a/b/c: Parent must be an existing collection.",
+            "409 Conflict: MKCOL /ann/a/b/c: Parent must be an existing collection.",
         ),
-        ("GET", "/ann/a.txt", {}, 401, "401 Unauthorized: /ann/a.txt: log in (realm s3dav)"),
+        ("GET", "/ann/a.txt", {}, 401, "401 Unauthorized: GET /ann/a.txt: log in (realm s3dav)"),
         (
             "PUT",
             "/ann/t.txt",
             {"auth": ANN, "data": b"x", "headers": {"X-OC-Mtime": "soon"}},
             400,
-            "400 Bad Request: /ann/t.txt: invalid X-OC-Mtime header: 'soon'",
+            "400 Bad Request: PUT /ann/t.txt: invalid X-OC-Mtime header: 'soon'",
         ),
     ]
     for method, path, kw, status, line in cases:
@@ -88,17 +88,17 @@ def test_refusals_name_the_path_as_sent(shared):
     gw, _ = shared
     ans = send_raw(gw.port, "GET", "/ann/%2e%2e/bob/x", {"Authorization": basic("ann")})
     assert ans.status == 400
-    assert ans.body == b"400 Bad Request: /ann/%2e%2e/bob/x: path segment '..' is not allowed\n"
+    assert ans.body == b"400 Bad Request: GET /ann/%2e%2e/bob/x: path segment '..' is not allowed\n"
     r = gw.request("PROPPATCH", "/ann/a.txt", auth=ANN, data=b"<x")
     assert r.status_code == 400
-    assert_one_line(r, "400 Bad Request: /ann/a.txt: XML body is not well-formed")
+    assert_one_line(r, "400 Bad Request: PROPPATCH /ann/a.txt: XML body is not well-formed")
 
 
 def test_success_bodies_carry_no_version(shared):
     gw, _ = shared
     r = gw.request("PUT", "/ann/new.txt", data=b"new", auth=ANN)
     assert r.status_code == 201
-    assert_one_line(r, "201 Created: /ann/new.txt")
+    assert_one_line(r, "201 Created: PUT /ann/new.txt")
     r = gw.request("MKCOL", "/ann/d", auth=ANN)
     assert r.status_code == 201 and "WsgiDAV" not in r.text
 
@@ -146,7 +146,7 @@ def test_rclone_error_lines_are_short(shared, tmp_path):
     assert r.returncode != 0
     errors = [line for line in r.stderr.splitlines() if "ERROR" in line]
     assert errors, r.stderr
-    assert "403 Forbidden: /pub/x.txt: this share is read-only" in r.stderr, r.stderr
+    assert "403 Forbidden: PUT /pub/x.txt: this share is read-only" in r.stderr, r.stderr
     assert "WsgiDAV" not in r.stderr and "<html" not in r.stderr.lower(), r.stderr
 
 
@@ -169,15 +169,32 @@ class _Provider:
 def test_s3_keys_become_webdav_paths():
     from wsgidav.dav_error import DAVError
 
-    environ = {"SCRIPT_NAME": "/ann", "PATH_INFO": "/d", "wsgidav.provider": _Provider()}
+    environ = {
+        "REQUEST_METHOD": "DELETE",
+        "SCRIPT_NAME": "/ann",
+        "PATH_INFO": "/d",
+        "wsgidav.provider": _Provider(),
+    }
     assert scrub_keys("users/ann/d/x: AccessDenied", environ) == "/ann/d/x: AccessDenied"
     assert scrub_keys("s3://main-bucket/users/ann/d/x", environ) == "/ann/d/x"
     assert scrub_keys("bigusers/ann/x", environ) == "bigusers/ann/x"
     e = DAVError(500, "users/ann/d/x.txt: InternalError\nmore", src_exception=ValueError("k"))
     assert error_line(e, environ) == (
-        "500 Internal Server Error: /ann/d: /ann/d/x.txt: InternalError more\n"
+        "500 Internal Server Error: DELETE /ann/d: /ann/d/x.txt: InternalError more\n"
     )
     bare = DAVError(500, src_exception=ValueError("users/ann/secret-key"))
     assert error_line(bare, environ) == (
-        "500 Internal Server Error: /ann/d: the gateway failed; see its log\n"
+        "500 Internal Server Error: DELETE /ann/d: the gateway failed; see its log\n"
     )
+
+
+def test_a_reason_that_repeats_the_request_is_not_shown_twice():
+    from wsgidav.dav_error import DAVError
+
+    environ = {"REQUEST_METHOD": "LOCK", "SCRIPT_NAME": "/ann", "PATH_INFO": "/f.txt"}
+    for info in ("LOCK /f.txt: too big", "LOCK /ann/f.txt: too big", "/f.txt: too big"):
+        assert (
+            error_line(DAVError(400, info), environ)
+            == "400 Bad Request: LOCK /ann/f.txt: too big\n"
+        )
+    assert error_line(DAVError(404, "/f.txt"), environ) == "404 Not Found: LOCK /ann/f.txt\n"

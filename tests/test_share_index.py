@@ -84,7 +84,7 @@ def test_root_without_anonymous_shares_asks_for_a_login_once(shares_gw):
     r = gw.request("GET", "/")
     assert r.status_code == 401
     assert r.headers["WWW-Authenticate"] == 'Basic realm="s3dav"'
-    assert r.text == "401 Unauthorized: /: log in (realm s3dav)\n"
+    assert r.text == "401 Unauthorized: GET /: log in (realm s3dav)\n"
     r = gw.request("GET", "/", auth=ANN)
     assert r.status_code == 200 and listed(r.text) == ["/ann/", "/team/"]
     assert gw.request("GET", "/", auth=("ann", "wrong")).status_code == 401
