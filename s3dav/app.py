@@ -16,16 +16,17 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 from cheroot import wsgi
-from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from s3dav.afterput import AfterPut
-from s3dav.auth import ReadOnlyShareGuard, ShareDomainController, ThrottledAuthenticator
-from s3dav.browser import DirBrowser
+from s3dav.auth import ReadOnlyShareGuard, ShareDomainController
+from s3dav.browser import DirBrowser, ShareIndex
 from s3dav.clientaddr import parse_networks
 from s3dav.config import Config, ConfigError, ListenError, Share
 from s3dav.contentcache import ContentCache
+from s3dav.errorpages import PlainErrorPrinter, RealmAuthenticator
+from s3dav.errorpages import install as install_error_pages
 from s3dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.lockguard import LockGuard
 from s3dav.metacache import MetaStore
@@ -37,6 +38,7 @@ from s3dav.props import SqlitePropertyManager
 from s3dav.provider import S3Provider
 from s3dav.quickhead import make_quick_head
 from s3dav.s3client import RequestCounter, S3Settings, make_client
+from s3dav.safety import SafeContent
 from s3dav.staleuploads import StaleUploadSweeper
 from s3dav.stores import StoreIdentity, normalize_endpoint, store_identity
 from s3dav.throttle import LoginThrottle
@@ -361,6 +363,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         base_delay=cfg.server["login_delay"],
     )
     quiet_mapped_put_failures()
+    install_error_pages()
     wsgidav_config = {
         "provider_mapping": providers,
         "property_manager": None,  # one per store, set on each provider below
@@ -379,13 +382,16 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "share_users": {s.path: s.users for s in cfg.shares},
             "throttle": throttle,
             "read_only_shares": [s.path for s in cfg.shares if s.read_only],
+            "inline_active_shares": [s.path for s in cfg.shares if s.inline_active_content],
             "max_lock_timeout": int(cfg.locks["max_timeout"]),
             "max_lock_owner": cfg.locks["max_owner"],
         },
         "middleware_stack": [
-            ErrorPrinter,
+            SafeContent,  # s3dav/safety.py: user files cannot script the gateway's origin
+            PlainErrorPrinter,  # s3dav/errorpages.py: one-line error answers
             S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
-            ThrottledAuthenticator,  # WsgiDAV's, with 429 for a refused login
+            RealmAuthenticator,  # WsgiDAV's: 429 for a refused login, one-line 401, realm s3dav
+            ShareIndex,  # GET / with no share there: the user's shares
             ReadOnlyShareGuard,
             LockGuard,  # s3dav/lockguard.py: LOCK timeout and owner size capped
             DirBrowser,  # s3dav/browser.py: the listing page and ?davmount

@@ -119,7 +119,8 @@ def basic_credentials_problem(header: str) -> str | None:
 
 
 class ShareDomainController(BaseDomainController):
-    """Realm = share path; a share lets in the users it lists (or anyone, with `anonymous`)."""
+    """Realm = share path (None outside every share); a share lets in the users it lists
+    (or anyone, with `anonymous`). The 401 names one realm, `s3dav` (errorpages.py)."""
 
     def __init__(self, wsgidav_app, config):
         super().__init__(wsgidav_app, config)
@@ -135,12 +136,27 @@ class ShareDomainController(BaseDomainController):
         self._flights: dict[bytes, threading.Event] = {}  # credentials being checked now
 
     def get_domain_realm(self, path_info, environ):
+        if environ is not None and environ.get("wsgidav.provider") is None:
+            return None  # no share here (WsgiDAV would log a warning for every request)
         return self._calc_realm_from_path_provider(path_info, environ)
 
-    def _allowed(self, realm: str) -> list[str]:
+    def _allowed(self, realm: str | None) -> list[str]:
+        if realm is None:
+            # No share at this path (the share list at `/`): every user may log in there.
+            return ["anonymous", *self.users] if self._any_anonymous() else list(self.users)
         return self.share_users.get(realm, [])
 
+    def _any_anonymous(self) -> bool:
+        return any("anonymous" in users for users in self.share_users.values())
+
     def require_authentication(self, realm, environ):
+        if realm is None and environ is not None:
+            # Outside every share: ask for a login only when one was sent or asked for
+            # (`/?login`), or when nothing here is open to anonymous users.
+            wants_login = "HTTP_AUTHORIZATION" in environ or "login" in environ.get(
+                "QUERY_STRING", ""
+            ).split("&")
+            return wants_login or not self._any_anonymous()
         return "anonymous" not in self._allowed(realm)
 
     def basic_auth_user(self, realm, user_name, password, environ):

@@ -4,6 +4,11 @@ It replaces WsgiDAV's directory browser: one self-contained page (no script, no
 asset share, inline CSS), folders first, sizes, dates in UTC, download links,
 built from the one listing the folder costs anyway. It sits after the
 authenticator in WsgiDAV's stack, so it sees only what the user may see.
+
+A browser's GET of a folder without its trailing slash is redirected to the
+slash form (relative links would resolve against the parent otherwise);
+WebDAV methods are not. With no share at `/`, `GET /` lists the shares the
+user may open (`ShareIndex`). Both pages get safety.py's page headers.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from urllib.parse import quote
 
 from wsgidav import util
 from wsgidav.mw.base_mw import BaseMiddleware
+
+from s3dav.safety import OWN_PAGE
 
 DAVMOUNT = (
     '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -146,6 +153,8 @@ class DirBrowser(BaseMiddleware):
 
         share = (provider.share_path or "").rstrip("/")
         base_href = quote(share + "/" + res.path.strip("/")).rstrip("/") + "/"
+        if not environ.get("PATH_INFO", "").endswith("/"):
+            return redirect(environ, start_response, base_href)
         if "davmount" in environ.get("QUERY_STRING", "").split("&"):
             url = util.make_complete_url(environ).split("?", 1)[0]
             if not url.endswith("/"):
@@ -158,6 +167,7 @@ class DirBrowser(BaseMiddleware):
             rows = collection_rows(res, base_href)
             body = render_page(display, base_href, rows, is_root=display == "/").encode()
             ctype = "text/html; charset=utf-8"
+            environ[OWN_PAGE] = STYLE
         start_response(
             "200 OK",
             [
@@ -168,3 +178,87 @@ class DirBrowser(BaseMiddleware):
             ],
         )
         return [b""] if method == "HEAD" else [body]
+
+
+def redirect(environ, start_response, location: str):
+    """301 to `location` (an absolute path), the request's query string kept."""
+    query = environ.get("QUERY_STRING", "")
+    target = location + ("?" + query if query else "")
+    body = f"301 Moved Permanently: {target}\n".encode()
+    start_response(
+        "301 Moved Permanently",
+        [
+            ("Location", target),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Date", util.get_rfc1123_time()),
+        ],
+    )
+    return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+
+def shares_for(user: str, share_users: dict[str, list[str]]) -> list[str]:
+    """The share paths `user` (or "" for anonymous) may open, in path order."""
+    return sorted(
+        path for path, users in share_users.items() if "anonymous" in users or user in users
+    )
+
+
+def render_share_index(user: str, shares: list[str]) -> str:
+    """The page at `/` when no share is there: one link per share the user may open."""
+    esc = html.escape
+    who = f"Logged in as {esc(user)}." if user else 'Anonymous. <a href="/?login">Log in</a>'
+    items = "\n".join(
+        f'<tr class="dir"><td><a class="name" href="{esc(quote(p.rstrip("/") + "/"))}">'
+        f"{esc(p.rstrip('/') + '/')}</a></td></tr>"
+        for p in shares
+    )
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            "<title>Shares</title>",
+            f"<style>{STYLE}</style></head><body>",
+            "<h1>Shares</h1>",
+            f'<p class="links" id="user">{who}</p>',
+            '<table id="listing"><thead><tr><th>Share</th></tr></thead><tbody>',
+            items,
+            "</tbody></table>",
+            f"<footer>{len(shares)} share{'s' if len(shares) != 1 else ''} &middot; s3dav</footer>",
+            "</body></html>",
+        ]
+    )
+
+
+class ShareIndex(BaseMiddleware):
+    """GET/HEAD `/` with no share there: the shares this user may open (after auth)."""
+
+    def __init__(self, wsgidav_app, next_app, config):
+        super().__init__(wsgidav_app, next_app, config)
+        self.share_users: dict[str, list[str]] = config["s3dav"]["share_users"]
+
+    def is_disabled(self) -> bool:
+        return "/" in self.share_users
+
+    def __call__(self, environ, start_response):
+        if (
+            environ.get("wsgidav.provider") is not None
+            or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
+            or environ.get("PATH_INFO", "") not in ("", "/")
+        ):
+            return self.next_app(environ, start_response)
+        user = environ.get("wsgidav.auth.user_name") or ""
+        body = render_share_index(user, shares_for(user, self.share_users)).encode()
+        environ[OWN_PAGE] = STYLE
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "private, no-cache"),
+                ("Vary", "Authorization"),
+                ("Date", util.get_rfc1123_time()),
+            ],
+        )
+        return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]

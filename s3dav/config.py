@@ -194,7 +194,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "metrics": {"enabled": (parse_bool, True)},
 }
 TLS_KEYS = {"cert", "key"}
-SHARE_KEYS = {"path", "bucket", "prefix", "read_only", "users", "quota"}
+SHARE_KEYS = {"path", "bucket", "prefix", "read_only", "users", "quota", "inline_active_content"}
 
 
 @dataclass
@@ -205,6 +205,9 @@ class Share:
     read_only: bool = False
     users: list[str] = field(default_factory=lambda: ["anonymous"])
     quota: int | None = None
+    # Show HTML/SVG/XML/JS/PDF files in the browser instead of as downloads (safety.py);
+    # they stay sandboxed (no script, opaque origin) either way.
+    inline_active_content: bool = False
 
 
 @dataclass
@@ -375,6 +378,9 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
                 read_only=parse_bool(item.get("read_only", False), f"{where}.read_only"),
                 users=list(share_users),
                 quota=None if quota is None else parse_size(quota, f"{where}.quota"),
+                inline_active_content=parse_bool(
+                    item.get("inline_active_content", False), f"{where}.inline_active_content"
+                ),
             )
         )
     paths = [s.path for s in shares]

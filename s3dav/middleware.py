@@ -29,6 +29,7 @@ from s3dav.clientaddr import (
     local_caller,
     request_client,
 )
+from s3dav.errorpages import one_line
 from s3dav.logs import log_path
 from s3dav.metrics import Metrics, method_label, status_label
 from s3dav.pathguard import (
@@ -224,7 +225,8 @@ class GatewayApp:
 
         try:
             if refusal is not None:
-                body = f"{refused_status}: {refusal}\n".encode()
+                raw = (environ.get("REQUEST_URI") or asked).split("?", 1)[0]  # as it was sent
+                body = f"{refused_status}: {method} {one_line(raw) or '/'}: {refusal}\n".encode()
                 wrapped_start(
                     refused_status,
                     [
