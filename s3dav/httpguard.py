@@ -177,19 +177,29 @@ class HeadGate:
         self._wake()
         self._thread.join(5)
 
-    def waiting(self) -> int:
-        return len(self._selector.get_map()) - 1
-
     def admit(self, conn) -> None:
         """Called for every request a connection is about to make (any thread)."""
         buffered = take_buffered(conn.rfile)
+        if head_length(buffered) is None:
+            buffered += self._read_now(conn)  # usually the whole head: no trip to the gate
         n = head_length(buffered)
         if n is not None and n <= self.limits.max_header_bytes:
-            put_back(conn.rfile, buffered)  # pipelined: the whole head is already here
+            put_back(conn.rfile, buffered)
             self._to_worker(conn)
             return
         self._incoming.put((conn, buffered))
         self._wake()
+
+    @staticmethod
+    def _read_now(conn) -> bytes:
+        """What has arrived on the connection's socket, without waiting."""
+        try:
+            conn.socket.settimeout(0.0)
+            return conn.socket.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return b""
+        except OSError:
+            return b""  # the gate's own read sees the error again and closes
 
     # -- the gate's thread ----------------------------------------------------------------------
     def _wake(self) -> None:
