@@ -23,7 +23,7 @@ from s3dav.clientaddr import parse_networks
 from s3dav.config import Config, ConfigError, Share
 from s3dav.contentcache import ContentCache
 from s3dav.faults import S3ErrorMapper, quiet_mapped_put_failures
-from s3dav.httpguard import GuardedServer, Limits
+from s3dav.httpguard import DeferredHandshakeAdapter, GuardedServer, Limits
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
 from s3dav.middleware import GatewayApp
@@ -343,9 +343,7 @@ def make_server(gw: Gateway) -> wsgi.Server:
     )
     server.gateway = OneWriteGateway  # headers and a small body in one send
     if cfg.tls:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-
-        server.ssl_adapter = BuiltinSSLAdapter(cfg.tls["cert"], cfg.tls["key"])
+        server.ssl_adapter = DeferredHandshakeAdapter(cfg.tls["cert"], cfg.tls["key"])
     return server
 
 

@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 
 from cheroot import errors, server, wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 _log = logging.getLogger(__name__)
 
@@ -155,9 +156,10 @@ class _Waiting:
 class HeadGate:
     """Reads request heads off worker threads; see the module docstring."""
 
-    def __init__(self, limits: Limits, forward) -> None:
+    def __init__(self, limits: Limits, forward, tls_environ=None) -> None:
         self.limits = limits
         self.forward = forward  # conn -> None: hand a connection with a whole head to a worker
+        self.tls_environ = tls_environ  # TLS socket -> its WSGI environ entries
         self._selector = selectors.DefaultSelector()
         self._incoming: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -180,7 +182,7 @@ class HeadGate:
     def admit(self, conn) -> None:
         """Called for every request a connection is about to make (any thread)."""
         buffered = take_buffered(conn.rfile)
-        if head_length(buffered) is None:
+        if head_length(buffered) is None and not getattr(conn, "tls_pending", False):
             buffered += self._read_now(conn)  # usually the whole head: no trip to the gate
         n = head_length(buffered)
         if n is not None and n <= self.limits.max_header_bytes:
@@ -241,11 +243,37 @@ class HeadGate:
                 conn.close()
                 continue
             heapq.heappush(self._deadlines, (w.deadline, next(self._seq), w))
-            if w.data:
+            if getattr(conn, "tls_pending", False):
+                self._handshake(w)
+            elif w.data:
                 self._check(w)
+
+    def _handshake(self, w: _Waiting) -> bool:
+        """Go on with a TLS handshake without blocking; True once it is done."""
+        sock = w.conn.socket
+        try:
+            sock.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
+        except ssl.SSLError as exc:
+            if "http request" in str(exc).lower():
+                plain = refusal("400 Bad Request", "this port speaks HTTPS only")
+                with contextlib.suppress(OSError):
+                    socket.socket.send(sock, plain)  # the plain socket under the TLS one
+            self._close(w)
+            return False
+        except OSError:
+            self._close(w)
+            return False
+        w.conn.tls_pending = False
+        if self.tls_environ is not None:
+            w.conn.ssl_env = self.tls_environ(sock)
+        return True
 
     def _readable(self, w: _Waiting) -> None:
         sock = w.conn.socket
+        if getattr(w.conn, "tls_pending", False) and not self._handshake(w):
+            return
         while True:
             try:
                 got = sock.recv(RECV_SIZE)
@@ -487,6 +515,25 @@ class GuardedRequest(server.HTTPRequest):
 class GuardedConnection(server.HTTPConnection):
     RequestHandlerClass = GuardedRequest
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # a TLS socket from DeferredHandshakeAdapter: the gate does its handshake
+        sock = self.socket
+        self.tls_pending = isinstance(sock, ssl.SSLSocket) and sock.cipher() is None
+
+
+class DeferredHandshakeAdapter(BuiltinSSLAdapter):
+    """cheroot's builtin TLS adapter, leaving the handshake to the HeadGate.
+
+    cheroot does the handshake in its one accepting thread, blocking for up to
+    the socket timeout (60 s): one client that connects and stays silent stops
+    every new connection meanwhile. Here the gate does it without blocking,
+    under `server.header_timeout`, and sets the connection's TLS environ after.
+    """
+
+    def wrap(self, sock):
+        return self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True), {}
+
 
 class GuardedServer(wsgi.Server):
     """cheroot's WSGI server with the HeadGate in front of its workers."""
@@ -498,7 +545,11 @@ class GuardedServer(wsgi.Server):
         self.limits = limits
         self.max_request_header_size = limits.max_header_bytes
         self.max_request_body_size = limits.max_body_bytes
-        self.gate = HeadGate(limits, forward=super().process_conn)
+        self.gate = HeadGate(
+            limits,
+            forward=super().process_conn,
+            tls_environ=lambda sock: self.ssl_adapter.get_environ(sock),
+        )
 
     def prepare(self) -> None:
         self.gate.start()

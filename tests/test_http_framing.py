@@ -315,3 +315,47 @@ def test_body_cut_short_on_an_open_socket_gets_408(make_gateway, bucket, s3, chu
     assert b"/obj.bin" in body
     assert s3_state(s3, bucket, "obj.bin") == old
     assert requests.get(gw.url + "/obj.bin", timeout=10).content == OLD
+
+
+# -- TLS: handshakes that never finish -------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_silent_tls_clients_do_not_stop_new_connections(
+    make_gateway, bucket, s3, tmp_path, monkeypatch
+):
+    from tests.test_auth_tls import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the helpers' readiness probe too
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"over tls")
+    cfg = {
+        "server": {
+            "threads": THREADS,
+            "header_timeout": f"{HEADER_TIMEOUT}s",
+            "tls": {"cert": str(cert), "key": str(key)},
+        },
+        "shares": [{"path": "/", "bucket": bucket}],
+    }
+    gw = make_gateway(bucket, config=cfg)
+    silent = []
+    try:
+        # connected, and then no ClientHello at all (or half of one)
+        for i in range(2 * THREADS + 2):
+            sock = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+            if i % 2:
+                sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            silent.append(sock)
+        for _ in range(5):
+            r = requests.get(gw.url + "/a.txt", verify=str(cert), timeout=5)
+            assert (r.status_code, r.content) == (200, b"over tls")
+        # the silent ones are closed after the header deadline
+        for sock in silent:
+            sock.settimeout(HEADER_TIMEOUT + 10)
+            try:
+                assert sock.recv(100) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for sock in silent:
+            sock.close()

@@ -174,3 +174,14 @@ def test_cheroot_request_internals_httpguard_overrides():
         "bufsize",
     )
     assert server.HTTPConnection.RequestHandlerClass is server.HTTPRequest
+
+
+def test_cheroot_tls_adapter_internals():
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    assert issubclass(httpguard.DeferredHandshakeAdapter, BuiltinSSLAdapter)
+    wrap = inspect.getsource(BuiltinSSLAdapter.wrap)
+    assert "self.context.wrap_socket(" in wrap and "return s, self.get_environ(s)" in wrap
+    conns = inspect.getsource(ConnectionManager._from_server_socket)
+    assert "s, ssl_env = self.server.ssl_adapter.wrap(s)" in conns
+    assert "conn.ssl_env = ssl_env" in conns
