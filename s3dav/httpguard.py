@@ -181,6 +181,14 @@ class HeadGate:
 
     def admit(self, conn) -> None:
         """Called for every request a connection is about to make (any thread)."""
+        try:
+            self._admit(conn)
+        except Exception:  # noqa: BLE001 - never into cheroot's accepting loop
+            _log.exception("while taking a connection's request head")
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _admit(self, conn) -> None:
         buffered = take_buffered(conn.rfile)
         if head_length(buffered) is None and not getattr(conn, "tls_pending", False):
             buffered += self._read_now(conn)  # usually the whole head: no trip to the gate
@@ -218,13 +226,21 @@ class HeadGate:
                     if key.data is None:
                         self._take_incoming()
                     else:
-                        self._readable(key.data)
+                        self._guarded(self._readable, key.data)
                 self._expire(time.monotonic())
         finally:
             for key in list(self._selector.get_map().values()):
                 if key.data is not None:
                     self._close(key.data)
             self._selector.close()
+
+    def _guarded(self, step, w: _Waiting) -> None:
+        """One connection's step; its failure closes that connection, not the gate."""
+        try:
+            step(w)
+        except Exception:  # noqa: BLE001 - the gate serves every other connection
+            _log.exception("while reading a request head")
+            self._close(w)
 
     def _take_incoming(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -244,9 +260,9 @@ class HeadGate:
                 continue
             heapq.heappush(self._deadlines, (w.deadline, next(self._seq), w))
             if getattr(conn, "tls_pending", False):
-                self._handshake(w)
+                self._guarded(self._handshake, w)
             elif w.data:
-                self._check(w)
+                self._guarded(self._check, w)
 
     def _handshake(self, w: _Waiting) -> bool:
         """Go on with a TLS handshake without blocking; True once it is done."""
@@ -313,16 +329,19 @@ class HeadGate:
 
     def _expire(self, now: float) -> None:
         while self._deadlines and self._deadlines[0][0] <= now:
-            _, _, w = heapq.heappop(self._deadlines)
-            if w.done:
-                continue
+            deadline, _, w = heapq.heappop(self._deadlines)
+            if w.done or deadline != w.deadline:
+                continue  # forwarded or closed, or given a new deadline (lingering)
             if w.lingering:
                 self._close(w)
             elif w.data.strip():
-                limit = self.limits.header_timeout
-                self._refuse(w, "408 Request Timeout", f"the request head took over {limit:g}s")
+                self._guarded(self._late, w)
             else:
                 self._close(w)  # a connection that never sent anything: just dropped
+
+    def _late(self, w: _Waiting) -> None:
+        limit = self.limits.header_timeout
+        self._refuse(w, "408 Request Timeout", f"the request head took over {limit:g}s")
 
     def _refuse(self, w: _Waiting, status: str, reason: str) -> None:
         sock = w.conn.socket
