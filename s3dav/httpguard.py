@@ -571,8 +571,8 @@ class GuardedServer(wsgi.Server):
         )
 
     def prepare(self) -> None:
-        self.gate.start()
         super().prepare()
+        self.gate.start()
 
     def process_conn(self, conn) -> None:
         self.gate.admit(conn)
