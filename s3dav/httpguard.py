@@ -386,6 +386,7 @@ class FramingHeaders(dict):
         self.lengths: list[bytes] = []
         self.odd_names: list[bytes] = []
         self.http10 = False
+        self.target = ""  # "PUT /path", for the refusal's reason
 
     def __setitem__(self, key, value) -> None:
         if key == b"Content-Length":
@@ -408,7 +409,7 @@ class FramingHeaderReader(server.HeaderReader):
                 odd_names=hdict.odd_names,
             )
             if problem:
-                raise ValueError(problem)
+                raise ValueError(f"{hdict.target}: {problem}" if hdict.target else problem)
         return hdict
 
 
@@ -496,6 +497,8 @@ class GuardedRequest(server.HTTPRequest):
     def read_request_headers(self):
         self.inheaders = FramingHeaders()
         self.inheaders.http10 = getattr(self, "request_protocol", b"") == b"HTTP/1.0"
+        method, path = getattr(self, "method", b""), getattr(self, "path", b"")
+        self.inheaders.target = f"{method.decode('latin-1')} {path.decode('utf-8', 'replace')}"
         return super().read_request_headers()
 
     def respond(self):

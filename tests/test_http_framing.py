@@ -257,6 +257,7 @@ def test_malformed_framing_gets_400_and_leaves_the_old_object(make_gateway, buck
     assert wrong == {}
     for name, (_, body) in answers.items():
         assert b"Traceback" not in body, name
+        assert b"/obj.bin" in body, (name, body)  # the reason names the WebDAV path
     assert s3_state(s3, bucket, "obj.bin") == old
     # a body over server.max_body_bytes: 413, before any of it is read
     huge = put_head("Content-Length: 6597069766656\r\n") + b"hello"  # 6 TiB
