@@ -28,6 +28,7 @@ from s3dav.contentcache import ContentCache
 from s3dav.errorpages import PlainErrorPrinter, RealmAuthenticator
 from s3dav.errorpages import install as install_error_pages
 from s3dav.faults import S3ErrorMapper, quiet_mapped_put_failures
+from s3dav.httpguard import DeferredHandshakeAdapter, GuardedServer, Limits
 from s3dav.lockguard import LockGuard
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
@@ -557,19 +558,23 @@ def share_lines(cfg: Config, stores: dict[StoreIdentity, Store], cache_dir: Path
 
 def make_server(gw: Gateway) -> wsgi.Server:
     cfg = gw.config
-    server = wsgi.Server(
+    server = GuardedServer(  # s3dav/httpguard.py: bounded heads, strict framing
         (cfg.server["host"], cfg.server["port"]),
         gw.app,
         numthreads=cfg.server["threads"],
         server_name="s3dav",
         request_queue_size=128,
-        timeout=60,
+        timeout=60,  # how long an idle kept-alive connection stays open
+        limits=Limits(
+            header_timeout=cfg.server["header_timeout"],
+            max_header_bytes=cfg.server["max_header_bytes"],
+            body_timeout=cfg.server["body_timeout"],
+            max_body_bytes=cfg.server["max_body_bytes"],
+        ),
     )
     server.gateway = OneWriteGateway  # headers and a small body in one send
     if cfg.tls:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-
-        server.ssl_adapter = BuiltinSSLAdapter(cfg.tls["cert"], cfg.tls["key"])
+        server.ssl_adapter = DeferredHandshakeAdapter(cfg.tls["cert"], cfg.tls["key"])
     return server
 
 

@@ -150,6 +150,10 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "login_block": (parse_duration, "5min"),
         "login_delay": (parse_duration, "0.25s"),
         "shutdown_timeout": (parse_duration, "30s"),
+        "header_timeout": (parse_duration, "10s"),
+        "max_header_bytes": (parse_size, "64KiB"),
+        "body_timeout": (parse_duration, "30s"),
+        "max_body_bytes": (parse_size, "5TiB"),
         "trusted_proxies": (parse_networks_list, []),
     },
     "s3": {
@@ -426,6 +430,13 @@ def build(raw: dict, environ: dict | None = None) -> Config:
         raise ConfigError(f"server.port: {sections['server']['port']} is not a TCP port")
     if sections["server"]["threads"] < 1:
         raise ConfigError("server.threads: must be at least 1")
+    for key in ("header_timeout", "body_timeout"):
+        if sections["server"][key] <= 0:
+            raise ConfigError(f"server.{key}: must be more than 0")
+    if sections["server"]["max_header_bytes"] < 4096:
+        raise ConfigError("server.max_header_bytes: must be at least 4KiB")
+    if sections["server"]["max_body_bytes"] < 1:
+        raise ConfigError("server.max_body_bytes: must be at least 1")
     if bool(sections["s3"]["access_key_id"]) != bool(sections["s3"]["secret_access_key"]):
         raise ConfigError("s3.access_key_id, s3.secret_access_key: set both or neither")
     if sections["s3"]["upload_concurrency"] < 1:

@@ -18,6 +18,7 @@ from wsgidav.dav_error import (
     HTTP_BAD_REQUEST,
     HTTP_INSUFFICIENT_STORAGE,
     HTTP_INTERNAL_ERROR,
+    HTTP_REQUEST_TIMEOUT,
     HTTP_SERVICE_UNAVAILABLE,
     DAVError,
 )
@@ -31,6 +32,7 @@ _log = logging.getLogger(__name__)
 # WsgiDAV's table lacks it and would say "503 Status".
 ERROR_DESCRIPTIONS.setdefault(HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable")
 ERROR_DESCRIPTIONS.setdefault(HTTP_INSUFFICIENT_STORAGE, "507 Insufficient Storage")
+ERROR_DESCRIPTIONS.setdefault(HTTP_REQUEST_TIMEOUT, "408 Request Timeout")
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -78,6 +80,11 @@ def map_s3_error(exc: BaseException, doing: str) -> BaseException:
         # cheroot's word for a chunked body that was cut off or malformed
         return DAVError(HTTP_BAD_REQUEST, f"{doing}: bad chunked body; nothing was stored")
     cause = s3_cause(exc)
+    if cause is None and isinstance(short, TimeoutError):
+        # the client's socket: S3 timeouts are botocore errors (server.body_timeout)
+        return DAVError(
+            HTTP_REQUEST_TIMEOUT, f"{doing}: the body stopped arriving; nothing was stored"
+        )
     if cause is None:
         if find_cause(exc, is_disk_full) is not None:
             # A write-back PUT journals its body on the gateway's disk before answering.

@@ -185,6 +185,22 @@ header_values = st.one_of(
     ),
     st.text(alphabet='abc019 =-,;:/<>()"', max_size=30),
 )
+# Framing (tests/test_http_framing.py has each case alone): sent beside send_raw's own
+# Content-Length or Transfer-Encoding, so also as duplicates and conflicts.
+FRAMING_VALUES = [
+    "-1",
+    "+5",
+    "5_0",
+    "0x5",
+    "99999999999999999999999",
+    "6597069766656",
+    "chunked",
+    "gzip",
+    "gzip, chunked",
+    "chunked, chunked",
+    "identity",
+]
+header_values = st.one_of(header_values, st.sampled_from(FRAMING_VALUES))
 HEADER_NAMES = [
     "Depth",
     "Overwrite",
@@ -201,6 +217,9 @@ HEADER_NAMES = [
     "X-Forwarded-Proto",
     "Content-Range",
     "OC-Checksum",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Content_Length",
 ]
 
 
