@@ -20,6 +20,7 @@ from pathlib import Path
 
 import diskcache
 
+from s3dav.keys import representable_time
 from s3dav.listing import Listing
 
 _log = logging.getLogger(__name__)
@@ -146,7 +147,9 @@ def _valid_meta(meta: dict) -> bool:
         value = meta.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
             return False
-    return True
+    mtime = meta.get("mtime")
+    # An older s3dav stored any number it read; one no formatter can show must not reach a page.
+    return mtime is None or representable_time(mtime) is not None
 
 
 WRITE_BATCH = 500  # entries per SQLite transaction

@@ -28,7 +28,13 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from wsgidav.xml_tools import etree
 
 from s3dav.contentcache import BlockReader
-from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key
+from s3dav.keys import (
+    BadPath,
+    is_macos_metadata,
+    parse_mtime,
+    path_to_key,
+    representable_time,
+)
 from s3dav.listing import DirInfo, FileInfo
 from s3dav.metrics import RESERVED_PATHS
 from s3dav.propfind import do_propfind
@@ -68,18 +74,29 @@ def checksums_element(md5_hex: str):
 
 
 def client_mtime(environ: dict) -> float | None:
-    """The modification time a client asked for with X-OC-Mtime (rclone, ownCloud)."""
+    """The modification time a client asked for with X-OC-Mtime (rclone, ownCloud).
+
+    400 naming the path when it is no number or no representable time (keys.MAX_TIME).
+    """
     value = environ.get("HTTP_X_OC_MTIME")
     if value is None:
         return None
     t = parse_mtime(value)
     if t is None:
-        raise DAVError(HTTP_BAD_REQUEST, f"invalid X-OC-Mtime header: {value[:40]!r}")
+        path = environ.get("PATH_INFO", "")
+        raise DAVError(
+            HTTP_BAD_REQUEST,
+            f"invalid X-OC-Mtime header for {path}: {value[:40]!r} "
+            "(epoch seconds from 1970 to 9999 expected)",
+        )
     return t
 
 
 def parse_time_value(text: str | None) -> float | None:
-    """A time from PROPPATCH: RFC 1123 (getlastmodified, Win32 times) or epoch seconds."""
+    """A time from PROPPATCH: RFC 1123 (getlastmodified, Win32 times) or epoch seconds.
+
+    None when unreadable or outside the representable range (keys.representable_time).
+    """
     if not text:
         return None
     text = text.strip()
@@ -87,14 +104,14 @@ def parse_time_value(text: str | None) -> float | None:
     if t is not None:
         return t
     try:
-        return parsedate_to_datetime(text).timestamp()
-    except (TypeError, ValueError):
+        return representable_time(parsedate_to_datetime(text).timestamp())
+    except (TypeError, ValueError, OverflowError):
         pass
     try:
         from datetime import datetime
 
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+        return representable_time(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    except (ValueError, OverflowError):
         return None
 
 
@@ -128,11 +145,18 @@ def write_conditions(environ: dict) -> dict[str, str]:
     return out
 
 
-def requested_time(time_stamp) -> float:
-    """The time a PROPPATCH or header asks for, or 400 naming the bad value."""
-    t = parse_time_value(time_stamp) if isinstance(time_stamp, str) else float(time_stamp)
+def requested_time(time_stamp, path: str) -> float:
+    """The time a PROPPATCH or header asks for, or 400 naming the path and the bad value."""
+    if isinstance(time_stamp, str) or time_stamp is None:
+        t = parse_time_value(time_stamp)
+    else:
+        t = representable_time(float(time_stamp))
     if t is None:
-        raise DAVError(HTTP_BAD_REQUEST, f"bad time value {time_stamp!r}")
+        shown = time_stamp[:40] if isinstance(time_stamp, str) else time_stamp
+        raise DAVError(
+            HTTP_BAD_REQUEST,
+            f"bad time value {shown!r} for {path} (a date from 1970 to 9999 expected)",
+        )
     return t
 
 
@@ -334,7 +358,8 @@ class _Common:
 
     def set_property_value(self, name, value, *, dry_run=False):
         """Also take the mtime from the `lastmodified` forms ownCloud clients send."""
-        if name in MTIME_PROPS:
+        if name in MTIME_PROPS or name == GETLASTMODIFIED:
+            # getlastmodified too: WsgiDAV's own handling turns any error into 403.
             if value is None:
                 raise DAVError(HTTP_FORBIDDEN, f"{name} cannot be removed")
             return self.set_last_modified(self.path, value.text, dry_run=dry_run)
@@ -521,7 +546,7 @@ class S3File(_Common, DAVNonCollection):
         forget_resolved(self.environ)
 
     def set_last_modified(self, dest_path, time_stamp, *, dry_run):
-        t = requested_time(time_stamp)
+        t = requested_time(time_stamp, self.path)
         if dry_run:
             return True
         self.provider.check_writable()
@@ -555,6 +580,7 @@ class S3File(_Common, DAVNonCollection):
         forget_resolved(self.environ)
 
     def handle_copy(self, dest_path, *, depth_infinity):
+        client_mtime(self.environ)  # a bad X-OC-Mtime is refused before anything is copied
         self._mark_created(dest_path)
         dest = self.provider.get_resource_inst(dest_path, self.environ)
         self.copy_move_single(dest_path, is_move=False)
@@ -564,6 +590,7 @@ class S3File(_Common, DAVNonCollection):
         return True
 
     def handle_move(self, dest_path):
+        client_mtime(self.environ)  # a bad X-OC-Mtime is refused before anything is moved
         self._mark_created(dest_path)
         dest = self.provider.get_resource_inst(dest_path, self.environ)
         if dest is not None and not dest.is_collection and self.provider.prop_manager:
@@ -615,7 +642,7 @@ class S3Collection(_Common, DAVCollection):
 
     def set_last_modified(self, dest_path, time_stamp, *, dry_run):
         """A folder's time lives in its marker (as s3fs keeps it): rewrite the marker."""
-        t = requested_time(time_stamp)
+        t = requested_time(time_stamp, self.path)
         if dry_run:
             return True
         self.provider.check_writable()
