@@ -172,7 +172,7 @@ class S3Tree:
         out: dict[str, FileInfo] = {}
         unseen: list[str] = []
         for name, info in files.items():
-            meta = self.meta.get(info.key, info.etag)
+            meta = self.meta.get(info.key, info.etag, info.last_modified)
             if meta is not None:
                 out[name] = self._with_meta(info, meta)
             else:
@@ -235,12 +235,13 @@ class S3Tree:
             "md5": md5,
             "content_type": resp.get("ContentType"),
         }
-        self.meta.put(key, etag, meta)
+        last_modified = resp["LastModified"].timestamp()
+        self.meta.put(key, etag, meta, last_modified)
         info = FileInfo(
             key=key,
             size=int(resp.get("ContentLength", 0)),
             etag=etag,
-            last_modified=resp["LastModified"].timestamp(),
+            last_modified=last_modified,
         )
         return self._with_meta(info, meta)
 
