@@ -136,6 +136,7 @@ class ListingCache:
             return None
 
 
+FOLDER_DATE = "\0folder-date"  # in place of an ETag: a folder's date, no object version
 WRITE_SLACK = 2.0  # seconds S3's clock may run ahead of ours (as overlay.CLOCK_SLACK)
 
 
@@ -237,6 +238,14 @@ class MetaStore:
         if value is not None:
             _log.warning("metadata cache entry for %s is corrupt; ignoring it", key)
         return None
+
+    def folder_date(self, dir_key: str) -> float | None:
+        """The date last shown for a folder (S3Tree.folder_date), not counted as a hit or miss."""
+        value = self._read(self._k(dir_key, FOLDER_DATE), dir_key)
+        return value.get("mtime") if value is not None else None
+
+    def put_folder_date(self, dir_key: str, t: float) -> None:
+        self._store(self._k(dir_key, FOLDER_DATE), {"mtime": float(t)})
 
     def put(self, key: str, etag: str, meta: dict, last_modified: float | None = None) -> None:
         """Remember at once in memory; the disk write runs on the writer thread.

@@ -631,8 +631,7 @@ class S3Collection(_Common, DAVCollection):
         return self.info.marker or self.tree.dir_marker_info(self.dir_key)
 
     def get_last_modified(self):
-        marker = self._marker()
-        return marker.modified if marker else None
+        return self.tree.folder_date(self.dir_key)  # never None: see S3Tree.folder_date
 
     def get_creation_date(self):
         return self.get_last_modified()

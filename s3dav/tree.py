@@ -12,6 +12,7 @@ import base64
 import logging
 import mimetypes
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
@@ -71,6 +72,21 @@ def own_file_meta(metadata: dict[str, str], md5_hex: str, content_type: str) -> 
         "md5": md5_hex,
         "content_type": content_type,
     }
+
+
+def listing_date(listing: Listing, remembered: Callable[[str], float | None]) -> float | None:
+    """A folder's date from its own listing: its marker's time, else its newest member's.
+
+    Members are files (x-amz-meta-mtime, else LastModified) and subfolders whose
+    date was remembered. The overlay's stand-in for a marker S3 does not list yet
+    (no ETag) has no time of its own. None: nothing in the listing has a date.
+    """
+    marker = listing.own_marker
+    if marker is not None and marker.etag:
+        return marker.modified
+    times = [f.modified for f in listing.files.values()]
+    times += [t for d in listing.dirs.values() if (t := remembered(d.key)) is not None]
+    return max(times) if times else None
 
 
 def copy_part_size(size: int, part_size: int) -> int:
@@ -265,6 +281,30 @@ class S3Tree:
         if name in listing.dirs:
             return listing.dirs[name]
         return listing.files.get(name)
+
+    def folder_date(self, dir_key: str) -> float:
+        """The date a folder shows, the same on every listing and after a restart; no S3 request.
+
+        From its own listing when cached (listing_date); else the one last shown
+        (kept in the MetaStore); else, for a folder never listed, its parent's date
+        (the listing that shows it), kept so that it stays; the share root with
+        nothing dated in it: the time it was first seen.
+        """
+        raw = self.listings.get(dir_key)
+        t = None
+        if raw is not None:
+            t = listing_date(self.overlay.apply(raw), self.meta.folder_date)
+        if t is None:
+            t = self.meta.folder_date(dir_key)
+            if t is not None:
+                return t
+            if dir_key != self.prefix and dir_key.startswith(self.prefix):
+                t = self.folder_date(parent_and_name(dir_key)[0])
+            else:
+                t = time.time()
+        if self.meta.folder_date(dir_key) != t:
+            self.meta.put_folder_date(dir_key, t)
+        return t
 
     def dir_marker_info(self, dir_key: str) -> FileInfo | None:
         """The folder's own marker object, when its listing is in hand."""
@@ -490,6 +530,7 @@ class S3Tree:
                 "content_type": DIRECTORY_CONTENT_TYPE,
             }
             self.meta.put(dir_key, etag, meta)
+        self.meta.put_folder_date(dir_key, float(stamp))  # dated in its parent's listing at once
         self.overlay.put_dir(dir_key)
 
     def keep_parent(self, key: str) -> None:
@@ -749,4 +790,6 @@ class S3Tree:
                 self.overlay.put_file(info)
         if not entries:
             self.make_dir(dst_dir)  # e.g. a folder that was only a `_$folder$` marker
+        else:  # the copy shows the source's date before it is listed
+            self.meta.put_folder_date(dst_dir, self.folder_date(src_dir))
         return copied, errors
