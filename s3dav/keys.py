@@ -154,6 +154,23 @@ def format_mtime(t: float) -> str:
     return str(int(t))
 
 
+# s3fs metadata of a file that a new body does not change: an overwrite keeps them, as
+# an overwrite through s3fs or any POSIX file system keeps owner, group, mode and xattrs.
+# Not the times (the new body has its own) and nothing about the content (md5chksum).
+CARRIED_META = ("uid", "gid", "xattr")
+
+
+def carried_metadata(mode: int | None, keep: dict[str, str]) -> dict[str, str]:
+    """x-amz-meta-* a PUT over an existing file writes besides its time: owner, group, mode.
+
+    The old mode's permission bits stay; its type becomes a regular file (FILE_MODE's).
+    """
+    out = {k: v for k, v in keep.items() if k in CARRIED_META}
+    if mode is not None:
+        out["mode"] = str((FILE_MODE & ~0o7777) | (mode & 0o7777))
+    return out
+
+
 def parse_mode(value: str | None) -> int | None:
     """x-amz-meta-mode: decimal, with or without the file-type bits."""
     if not value:

@@ -170,6 +170,11 @@ def _valid_meta(meta: dict) -> bool:
         value = meta.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
             return False
+    keep = meta.get("keep")
+    if keep is not None and not (
+        isinstance(keep, dict) and all(isinstance(v, str) for v in keep.values())
+    ):
+        return False
     mtime = meta.get("mtime")
     # An older s3dav stored any number it read; one no formatter can show must not reach a page.
     return mtime is None or representable_time(mtime) is not None

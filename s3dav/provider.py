@@ -521,12 +521,17 @@ class S3File(_Common, DAVNonCollection):
         hint = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH")
         expected = exact if exact is not None else (int(hint) if hint and hint.isdigit() else None)
         conditions = write_conditions(environ) if self.tree.settings.conditional_writes else {}
+        try:  # an overwrite keeps the old file's owner, group and mode (as COPY and MOVE do)
+            carried = self.tree.carried_for(self.info)
+        except Exception as exc:
+            raise as_s3_error(exc, f"reading the metadata of {self.path}") from exc
         self._upload = self.tree.new_upload(
             self.key,
             content_type=content_type,
             mtime=mtime,
             expected_size=expected,
             conditions=conditions,
+            carried=carried,
         )
         self._upload.exact_size = exact
         if mtime is not None:

@@ -23,10 +23,12 @@ from s3dav.afterput import AfterPut
 from s3dav.contentcache import ContentCache
 from s3dav.keylocks import KeyLocks
 from s3dav.keys import (
+    CARRIED_META,
     DIR_MODE,
     DIRECTORY_CONTENT_TYPE,
     FILE_MODE,
     FOLDER_SUFFIX,
+    carried_metadata,
     format_mtime,
     parent_and_name,
     parse_mode,
@@ -68,9 +70,10 @@ def own_file_meta(metadata: dict[str, str], md5_hex: str, content_type: str) -> 
     """What the MetaStore keeps for a file s3dav wrote itself (no HEAD ever needed)."""
     return {
         "mtime": parse_mtime(metadata.get("mtime")),
-        "mode": FILE_MODE,
+        "mode": parse_mode(metadata.get("mode")) or FILE_MODE,
         "md5": md5_hex,
         "content_type": content_type,
+        "keep": {k: metadata[k] for k in CARRIED_META if k in metadata},
     }
 
 
@@ -209,6 +212,7 @@ class S3Tree:
             mode=meta.get("mode"),
             md5=meta.get("md5") or info.md5,
             content_type=meta.get("content_type") or info.content_type,
+            keep=tuple(sorted((meta.get("keep") or {}).items())),
         )
 
     def _head_quiet(self, key: str) -> FileInfo | None:
@@ -250,6 +254,7 @@ class S3Tree:
             "mode": parse_mode(user.get("mode")),
             "md5": md5,
             "content_type": resp.get("ContentType"),
+            "keep": {k: user[k] for k in CARRIED_META if k in user},
         }
         last_modified = resp["LastModified"].timestamp()
         self.meta.put(key, etag, meta, last_modified)
@@ -314,11 +319,33 @@ class S3Tree:
         return self.overlay.apply(raw).own_marker
 
     # ------------------------------------------------------------------ writing
-    def file_metadata(self, mtime: float | None) -> dict[str, str]:
+    def file_metadata(
+        self, mtime: float | None, carried: dict[str, str] | None = None
+    ) -> dict[str, str]:
         return {
-            "mtime": format_mtime(mtime if mtime is not None else time.time()),
             "mode": str(FILE_MODE),
+            **(carried or {}),
+            "mtime": format_mtime(mtime if mtime is not None else time.time()),
         }
+
+    def carried_for(self, info: FileInfo | None) -> dict[str, str]:
+        """What a PUT over `info` keeps of its metadata (keys.carried_metadata).
+
+        Usually known from the listing (HEAD memo, own write). Only for an object
+        whose metadata was never read (`cache.head_unseen: false`, a failed HEAD)
+        does it cost one HEAD.
+        """
+        if info is None:
+            return {}
+        if not info.meta_known:
+            try:
+                info = self.head(info.key)
+            except ClientError as exc:
+                _log.warning("HEAD s3://%s/%s failed: %s", self.bucket, info.key, exc)
+                return {}
+            if info is None:
+                return {}
+        return carried_metadata(info.mode, dict(info.keep))
 
     def new_upload(
         self,
@@ -328,12 +355,14 @@ class S3Tree:
         mtime: float | None,
         expected_size: int | None = None,
         conditions: dict[str, str] | None = None,
+        carried: dict[str, str] | None = None,
     ) -> StreamingUpload:
         if content_type and content_type.split(";")[0].strip().lower() in IGNORED_TYPES:
             content_type = None  # curl's default for --data, not the file's type
         ctype = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
         if self.writeback is not None and not conditions:
-            return self.writeback.new_upload(self.bucket, key, ctype, self.file_metadata(mtime))
+            metadata = self.file_metadata(mtime, carried)
+            return self.writeback.new_upload(self.bucket, key, ctype, metadata)
         tee = None
         if self.content is not None:
             tee = self.content.new_tee(self.settings.multipart_threshold)
@@ -342,7 +371,7 @@ class S3Tree:
             self.bucket,
             key,
             content_type=ctype,
-            metadata=self.file_metadata(mtime),
+            metadata=self.file_metadata(mtime, carried),
             part_size=self.settings.part_size,
             threshold=self.settings.multipart_threshold,
             expected_size=expected_size,
@@ -715,7 +744,11 @@ class S3Tree:
         info = self.copy_object(src.key, dst_key, src.size)
         if src.meta_known:
             info = info.with_meta(
-                mtime=src.mtime, mode=src.mode, md5=src.md5, content_type=src.content_type
+                mtime=src.mtime,
+                mode=src.mode,
+                md5=src.md5,
+                content_type=src.content_type,
+                keep=src.keep,
             )
             self.meta.put(
                 dst_key,
@@ -725,6 +758,7 @@ class S3Tree:
                     "mode": src.mode,
                     "md5": src.md5,
                     "content_type": src.content_type,
+                    "keep": dict(src.keep),
                 },
             )
         self.overlay.put_file(info)
@@ -747,6 +781,7 @@ class S3Tree:
             "mode": parse_mode(metadata.get("mode")),
             "md5": md5,
             "content_type": content_type,
+            "keep": {k: metadata[k] for k in CARRIED_META if k in metadata},
         }
         self.meta.put(info.key, new.etag, meta)
         new = self._with_meta(new, meta)
