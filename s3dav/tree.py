@@ -66,6 +66,12 @@ class TreeSettings:
     conditional_writes: bool = True  # pass If-Match/If-None-Match on to S3
 
 
+def kept_meta(user: dict[str, str]) -> dict:
+    """The MetaStore's "keep" field: s3fs metadata an overwrite carries; absent when none."""
+    keep = {k: user[k] for k in CARRIED_META if k in user}
+    return {"keep": keep} if keep else {}
+
+
 def own_file_meta(metadata: dict[str, str], md5_hex: str, content_type: str) -> dict:
     """What the MetaStore keeps for a file s3dav wrote itself (no HEAD ever needed)."""
     return {
@@ -73,7 +79,7 @@ def own_file_meta(metadata: dict[str, str], md5_hex: str, content_type: str) -> 
         "mode": parse_mode(metadata.get("mode")) or FILE_MODE,
         "md5": md5_hex,
         "content_type": content_type,
-        "keep": {k: metadata[k] for k in CARRIED_META if k in metadata},
+        **kept_meta(metadata),
     }
 
 
@@ -254,7 +260,7 @@ class S3Tree:
             "mode": parse_mode(user.get("mode")),
             "md5": md5,
             "content_type": resp.get("ContentType"),
-            "keep": {k: user[k] for k in CARRIED_META if k in user},
+            **kept_meta(user),
         }
         last_modified = resp["LastModified"].timestamp()
         self.meta.put(key, etag, meta, last_modified)
@@ -758,7 +764,7 @@ class S3Tree:
                     "mode": src.mode,
                     "md5": src.md5,
                     "content_type": src.content_type,
-                    "keep": dict(src.keep),
+                    **kept_meta(dict(src.keep)),
                 },
             )
         self.overlay.put_file(info)
@@ -781,7 +787,7 @@ class S3Tree:
             "mode": parse_mode(metadata.get("mode")),
             "md5": md5,
             "content_type": content_type,
-            "keep": {k: metadata[k] for k in CARRIED_META if k in metadata},
+            **kept_meta(metadata),
         }
         self.meta.put(info.key, new.etag, meta)
         new = self._with_meta(new, meta)

@@ -170,3 +170,22 @@ def test_put_over_a_file_never_read_costs_one_head(make_gateway, bucket, s3):
     assert gw.s3_delta(before) == {"HEAD": 1, "PUT": 1}
     meta = s3.head_object(Bucket=bucket, Key="x.txt")["Metadata"]
     assert (meta["mode"], meta["uid"], meta["gid"]) == ("33152", "7", "8")
+
+
+def test_put_over_a_file_keeps_its_metadata_with_write_back(make_gateway, bucket, s3):
+    s3.put_object(
+        Bucket=bucket,
+        Key="w.txt",
+        Body=b"v1",
+        Metadata={"mode": "33152", "uid": "7", "gid": "8", "ctime": "1", "md5chksum": "x"},
+    )
+    gw = make_gateway(bucket, config={"cache": {"write_back": True, "write_back_delay": "0s"}})
+    assert gw.request("PUT", "/w.txt", data=b"v2", headers={"X-OC-Mtime": str(Y2020)}).ok
+    assert gw.request("PUT", "/w.txt", data=b"v3").ok  # over the pending one: still kept
+    deadline = time.monotonic() + 30
+    while s3.get_object(Bucket=bucket, Key="w.txt")["Body"].read() != b"v3":
+        assert time.monotonic() < deadline, "write-back did not upload"
+        time.sleep(0.1)
+    meta = s3.head_object(Bucket=bucket, Key="w.txt")["Metadata"]
+    assert (meta["mode"], meta["uid"], meta["gid"]) == ("33152", "7", "8")
+    assert "ctime" not in meta and "md5chksum" not in meta  # times and content hashes are new
