@@ -1,4 +1,4 @@
-"""Work that follows a multipart PUT once its answer is sent (DESIGN.md section 5).
+"""Work that follows a multipart PUT once its answer is sent (docs/SEMANTICS.md, *Caching*).
 
 A multipart upload is committed (CompleteMultipartUpload) before the PUT is
 answered; what only refines it runs here, in the background: the MD5

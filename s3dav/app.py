@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import re
 import signal
+import socket
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,17 +17,17 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from cheroot import wsgi
 from wsgidav.error_printer import ErrorPrinter
-from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from s3dav.afterput import AfterPut
-from s3dav.auth import ReadOnlyShareGuard, ShareDomainController
+from s3dav.auth import ReadOnlyShareGuard, ShareDomainController, ThrottledAuthenticator
 from s3dav.browser import DirBrowser
 from s3dav.clientaddr import parse_networks
-from s3dav.config import Config, ConfigError, Share
+from s3dav.config import Config, ConfigError, ListenError, Share
 from s3dav.contentcache import ContentCache
 from s3dav.faults import S3ErrorMapper, quiet_mapped_put_failures
+from s3dav.lockguard import LockGuard
 from s3dav.metacache import MetaStore
 from s3dav.metrics import Metrics
 from s3dav.middleware import GatewayApp
@@ -33,10 +38,11 @@ from s3dav.provider import S3Provider
 from s3dav.quickhead import make_quick_head
 from s3dav.s3client import RequestCounter, S3Settings, make_client
 from s3dav.staleuploads import StaleUploadSweeper
+from s3dav.stores import StoreIdentity, normalize_endpoint, store_identity
 from s3dav.throttle import LoginThrottle
 from s3dav.tree import S3Tree, TreeSettings
 from s3dav.upload import PartChecksums, uploads_in_flight
-from s3dav.writeback import WriteBack
+from s3dav.writeback import JournalInUse, WriteBack, read_record
 
 _log = logging.getLogger(__name__)
 
@@ -103,6 +109,121 @@ def ready_probe(client, shares: list[Share]) -> tuple[bool, str]:
     return True, "ready"
 
 
+@dataclass
+class Store:
+    """The on-disk state of one S3 store (StoreIdentity), shared by its shares."""
+
+    identity: StoreIdentity
+    directory: Path
+    meta: MetaStore
+    props: object
+    writeback: WriteBack | None
+    trees: list[S3Tree] = field(default_factory=list)
+
+
+def share_identity(cfg: Config, share: Share) -> StoreIdentity:
+    return store_identity(cfg.s3["endpoint_url"], cfg.s3["region"], share.bucket, share.prefix)
+
+
+def open_stores(
+    cfg: Config,
+    cache_dir: Path,
+    shared: SharedState | None,
+    new_writeback: Callable[[Path], WriteBack] | None,
+    closers: list,
+) -> dict[StoreIdentity, Store]:
+    """One Store per distinct endpoint + bucket + prefix, each in its own directory.
+
+    Each store's closers are appended to `closers` as soon as it is open, so the
+    caller can close what was opened when a later one fails (JournalInUse).
+    """
+    stores: dict[StoreIdentity, Store] = {}
+    for share in cfg.shares:
+        identity = share_identity(cfg, share)
+        if identity in stores:
+            continue
+        directory = identity.directory(cache_dir)
+        write_identity_file(directory, identity)
+        meta = MetaStore(directory / "meta", namespace=identity.text)
+        closers.append(meta.close)
+        if shared:
+            props = shared.props_for(identity)
+        else:
+            props = SqlitePropertyManager(directory / "properties.sqlite3")
+            closers.append(props.close)
+        writeback = None
+        if new_writeback is not None:
+            try:
+                writeback = new_writeback(directory / "writeback")
+            except JournalInUse as exc:
+                raise ConfigError(f"share {share.path}: {exc}") from None
+            closers.append(writeback.close)
+        stores[identity] = Store(identity, directory, meta, props, writeback)
+    return stores
+
+
+def write_identity_file(directory: Path, identity: StoreIdentity) -> None:
+    """`<store dir>/IDENTITY` says whose cache a directory is (for people; never read back)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "IDENTITY"
+        if not path.exists():
+            path.write_text(identity.text + "\n")
+    except OSError as exc:  # the caches below degrade and say so themselves
+        _log.debug("cannot write %s/IDENTITY: %s", directory, exc)
+
+
+OLD_LAYOUT = ("meta", "properties.sqlite3")  # directly in cache.dir, before stores/
+
+
+def warn_old_layout(cache_dir: Path) -> None:
+    """Caches of the layout before stores/ were keyed without the bucket: never read them."""
+    found = [name for name in OLD_LAYOUT if (cache_dir / name).exists()]
+    if found:
+        _log.warning(
+            "cache dir %s: %s predate per-bucket caches and are no longer read (metadata is "
+            "fetched again, dead properties start empty); delete them to free the space",
+            cache_dir,
+            " and ".join(found),
+        )
+
+
+def store_for(bucket: str, key: str, stores: list[Store]) -> Store | None:
+    """The store an old journal record belongs to: same bucket, the longest prefix of its key."""
+    fits = [s for s in stores if s.identity.bucket == bucket and key.startswith(s.identity.prefix)]
+    return max(fits, key=lambda s: len(s.identity.prefix), default=None)
+
+
+def migrate_old_journal(cache_dir: Path, stores: list[Store]) -> None:
+    """Move answered uploads of `cache.dir/writeback` (the old layout) into their store's journal.
+
+    They were answered to a client, so they must still reach S3. A record no share
+    of this gateway serves stays where it is, and is named in the log.
+    """
+    old = cache_dir / "writeback"
+    if not old.is_dir():
+        return
+    left = []
+    for path in sorted(old.glob("*.up")):
+        record = read_record(path)
+        if record is None:
+            continue  # never answered: the old version would have removed it too
+        store = store_for(record.get("bucket", ""), record.get("key", ""), stores)
+        if store is None or store.writeback is None:
+            left.append(f"s3://{record.get('bucket')}/{record.get('key')}")
+            continue
+        path.rename(store.writeback.dir / path.name)
+        _log.info("write-back: moved journalled upload %s to %s", path.name, store.writeback.dir)
+    if left:
+        _log.warning(
+            "write-back: %d journalled uploads in %s belong to no write-back share here and "
+            "are not resumed: %s",
+            len(left),
+            old,
+            ", ".join(left[:10]),
+        )
+
+
 def start_writeback(writeback: WriteBack, trees: list[S3Tree]) -> None:
     """Route finished uploads to the trees that show them; resume the journal."""
 
@@ -158,20 +279,23 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         copy_threshold=cfg.s3["copy_threshold"],
         conditional_writes=cfg.s3["conditional_writes"],
     )
-    meta_store = MetaStore(cache_dir / "meta", namespace=cfg.s3["endpoint_url"] or "aws")
-    meta_store.on_hit = metrics.cache_hits.labels(cache="metadata").inc
-    meta_store.on_miss = metrics.cache_misses.labels(cache="metadata").inc
-    metrics.cache_sizes.append(meta_store.volume)
-    content = ContentCache(cache_dir / "content", cfg.cache["size"], metrics=metrics)
+    content = ContentCache(
+        cache_dir / "content",
+        cfg.cache["size"],
+        metrics=metrics,
+        namespace=normalize_endpoint(cfg.s3["endpoint_url"], cfg.s3["region"]),
+    )
     metrics.cache_sizes.append(content.volume)
     after_put = AfterPut(gauge=metrics.upload_work_pending)
     checksums = PartChecksums(cfg.s3["part_checksums"])  # one for all shares: a store refuses once
     # One upload's parts in flight, plus the one being filled, are kept for the next upload.
     part_pool = PartPool(keep=(cfg.s3["upload_concurrency"] + 1) * cfg.s3["part_size"])
-    writeback = None
-    if cfg.cache["write_back"]:
-        writeback = WriteBack(
-            cache_dir / "writeback",
+    shared = shared_state(cfg)
+    closers: list = []
+
+    def new_writeback(directory: Path) -> WriteBack:
+        return WriteBack(
+            directory,
             client,
             part_size=cfg.s3["part_size"],
             threshold=cfg.s3["multipart_threshold"],
@@ -180,19 +304,40 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             checksums=checksums,
             part_pool=part_pool,
         )
-    shared = shared_state(cfg)
-    props = shared.props if shared else SqlitePropertyManager(cache_dir / "properties.sqlite3")
+
+    try:
+        stores = open_stores(
+            cfg,
+            cache_dir,
+            shared,
+            new_writeback if cfg.cache["write_back"] else None,
+            closers,
+        )
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        content.close()
+        raise
+    for store in stores.values():
+        store.meta.on_hit = metrics.cache_hits.labels(cache="metadata").inc
+        store.meta.on_miss = metrics.cache_misses.labels(cache="metadata").inc
+        metrics.cache_sizes.append(store.meta.volume)
+    warn_old_layout(cache_dir)
+    migrate_old_journal(cache_dir, list(stores.values()))
+    for line in share_lines(cfg, stores, cache_dir):
+        _log.info("%s", line)
     providers: dict[str, S3Provider] = {}
     for share in cfg.shares:
+        store = stores[share_identity(cfg, share)]
         tree = S3Tree(
             client,
             share.bucket,
             share.prefix,
             settings=tree_settings,
-            meta_store=meta_store,
+            meta_store=store.meta,
             executor=executor,
             content=content,
-            writeback=writeback,
+            writeback=store.writeback,
             quick_head=make_quick_head(client, share.bucket, counter),
             after_put=after_put,
             checksums=checksums,
@@ -202,6 +347,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc
         if shared:
             join_bus(shared.bus, tree)
+        store.trees.append(tree)
         providers[share.path] = S3Provider(
             tree,
             read_only=share.read_only,
@@ -210,13 +356,14 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         )
     throttle = LoginThrottle(
         max_failures=cfg.server["login_max_failures"],
+        user_max_failures=cfg.server["login_user_max_failures"],
         block_seconds=cfg.server["login_block"],
         base_delay=cfg.server["login_delay"],
     )
     quiet_mapped_put_failures()
     wsgidav_config = {
         "provider_mapping": providers,
-        "property_manager": props,
+        "property_manager": None,  # one per store, set on each provider below
         "lock_storage": shared.locks if shared else True,
         "mutable_live_props": ["{DAV:}getlastmodified"],
         "hotfixes": {"emulate_win32_lastmod": True, "re_encode_path_info": True},
@@ -232,12 +379,15 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "share_users": {s.path: s.users for s in cfg.shares},
             "throttle": throttle,
             "read_only_shares": [s.path for s in cfg.shares if s.read_only],
+            "max_lock_timeout": int(cfg.locks["max_timeout"]),
+            "max_lock_owner": cfg.locks["max_owner"],
         },
         "middleware_stack": [
             ErrorPrinter,
             S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
-            HTTPAuthenticator,
+            ThrottledAuthenticator,  # WsgiDAV's, with 429 for a refused login
             ReadOnlyShareGuard,
+            LockGuard,  # s3dav/lockguard.py: LOCK timeout and owner size capped
             DirBrowser,  # s3dav/browser.py: the listing page and ?davmount
             RequestResolver,
         ],
@@ -245,10 +395,15 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         "verbose": 1,
         "logging": {"enable_loggers": []},
     }
-    if writeback is not None:
-        start_writeback(writeback, [p.tree for p in providers.values()])
+    dav_app = WsgiDAVApp(wsgidav_config)
+    for share in cfg.shares:
+        # WsgiDAV gives every provider its one property manager; ours are per store.
+        providers[share.path].set_prop_manager(stores[share_identity(cfg, share)].props)
+    for store in stores.values():
+        if store.writeback is not None:
+            start_writeback(store.writeback, store.trees)
     app = GatewayApp(
-        WsgiDAVApp(wsgidav_config),
+        dav_app,
         metrics=metrics,
         metrics_enabled=cfg.metrics["enabled"],
         ready_probe=lambda: ready_probe(client, cfg.shares),
@@ -259,10 +414,8 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     )
     gw = Gateway(cfg, app, counter, providers, executor, metrics)
     gw.closers += [
-        *([writeback.close] if writeback is not None else []),
+        *closers,  # each store's write-back, metadata and properties
         content.close,
-        meta_store.close,
-        props.close,
         lambda: executor.shutdown(wait=False),
         part_pool.clear,
         lambda: after_put.close(cfg.server["shutdown_timeout"]),  # closers run last to first
@@ -283,7 +436,7 @@ class SharedState:
 
     target: object
     locks: object
-    props: object
+    props_for: Callable[[StoreIdentity], object]  # dead properties of one store
     bus: object
 
 
@@ -302,7 +455,11 @@ def shared_state(cfg: Config) -> SharedState | None:
     return SharedState(
         target=target,
         locks=replicas.lock_storage(target),
-        props=replicas.Unavailable503(replicas.RedisPropertyManager(client)),
+        props_for=lambda identity: replicas.Unavailable503(
+            replicas.RedisPropertyManager(
+                client, prefix=f"{replicas.PROPS_PREFIX}{identity.dirname}:"
+            )
+        ),
         bus=replicas.ListingBus(client),
     )
 
@@ -322,6 +479,74 @@ def join_bus(bus, tree: S3Tree) -> None:
 
     bus.add_sink(tree.bucket, on_remote_change)
     tree.overlay.listeners.append(lambda key, whole: bus.publish(tree.bucket, key, whole))
+
+
+def describe_listen_error(code: int | None, host: str, port: int, detail: str = "") -> str:
+    """One line saying why s3dav cannot listen on host:port, and what to change."""
+    if code == errno.EADDRINUSE:
+        return f"port {port} is in use; pick another with --port"
+    if code == errno.EACCES:
+        return f"port {port} needs privileges this process lacks; pick another with --port"
+    if code == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine; pick another with --host"
+    return f"cannot listen on {host}:{port}: {detail or os.strerror(code or 0)}"
+
+
+def errno_in(message: str) -> int | None:
+    """The first `[Errno N]` in cheroot's bind message (it drops the exception's errno)."""
+    m = re.search(r"\[Errno (\d+)\]", message)
+    return int(m.group(1)) if m else None
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Can a server listen on host:port? None if so, else describe_listen_error()'s line.
+
+    Probed before anything starts (bucket checks, write-back recovery), so a busy
+    port costs one clear line and no side effects; binding as cheroot does
+    (SO_REUSEADDR) so a port in TIME_WAIT is not reported busy.
+    """
+    if os.getenv("LISTEN_PID"):
+        return None  # systemd hands over a bound socket
+    try:
+        infos = socket.getaddrinfo(
+            host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        return f"cannot listen on {host}: {exc.strerror}; pick another with --host"
+    failure: OSError | None = None
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+                return None
+            except OSError as exc:
+                failure = exc
+    if failure is None:
+        return f"cannot listen on {host}:{port}: no address"
+    return describe_listen_error(failure.errno, host, port, failure.strerror or "")
+
+
+def share_lines(cfg: Config, stores: dict[StoreIdentity, Store], cache_dir: Path) -> list[str]:
+    """What is served, one line per share, for the start log (never a secret)."""
+    lines = []
+    for share in cfg.shares:
+        identity = share_identity(cfg, share)
+        users = [u for u in share.users if u != "anonymous"]
+        auth = "anonymous" if "anonymous" in share.users else "basic"
+        if users:
+            auth += f" ({len(users)} user{'s' if len(users) != 1 else ''})"
+        lines.append(
+            f"share {share.path}: bucket {share.bucket}, prefix {share.prefix or '(none)'}, "
+            f"endpoint {identity.endpoint}, auth {auth}, "
+            f"{'read-only' if share.read_only else 'read-write'}, "
+            f"cache dir {stores[identity].directory}"
+        )
+    lines.append(
+        f"content cache {cache_dir / 'content'} ({cfg.cache['size']} bytes), "
+        "shared by all shares, keyed by endpoint + bucket + key + ETag"
+    )
+    return lines
 
 
 def make_server(gw: Gateway) -> wsgi.Server:
@@ -365,10 +590,16 @@ def serve_forever(gw: Gateway) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     scheme = "https" if gw.config.tls else "http"
-    host = gw.config.server["host"]
-    _log.info("s3dav listening on %s://%s:%s/", scheme, host, gw.config.server["port"])
+    host, port = gw.config.server["host"], gw.config.server["port"]
     try:
-        server.prepare()
+        try:
+            server.prepare()
+        except OSError as exc:  # lost a race since listen_problem(), or called without it
+            message = str(exc)
+            raise ListenError(
+                describe_listen_error(errno_in(message), host, port, message)
+            ) from None
+        _log.info("s3dav listening on %s://%s:%s/", scheme, host, port)
         server.serve()
         for thread in stopper:
             # server.stop() waits up to shutdown_timeout for busy workers

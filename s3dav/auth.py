@@ -17,14 +17,21 @@ import time
 
 from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from s3dav.clientaddr import request_client
+from s3dav.throttle import Ticket
 
 _log = logging.getLogger(__name__)
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 VERIFIED_CACHE_SIZE = 1024
+# OpenSSL's scrypt refuses more memory than this (hashlib's default maxmem).
+SCRYPT_MAX_MEMORY = 32 * 1024**2
+# environ key: seconds a refused login must wait (set by the domain controller, read by
+# ThrottledAuthenticator to answer 429 instead of 401).
+LOGIN_REFUSED = "s3dav.login_refused"
 
 
 def hash_password(password: str) -> str:
@@ -54,6 +61,44 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, want)
+
+
+def password_hash_problem(stored: str) -> str | None:
+    """Why `stored` is not a `s3dav hash-password` string (None when it is).
+
+    A plain-text password or a truncated hash would never match any password:
+    the user could not log in and nothing would say why.
+    """
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        return "not a hash made by `s3dav hash-password` (expected scrypt$N$r$p$salt$digest)"
+    _, n_text, r_text, p_text, salt, digest = parts
+    if not all(t.isdigit() for t in (n_text, r_text, p_text)):
+        return "N, r and p of the scrypt hash must be whole numbers"
+    n, r, p = int(n_text), int(r_text), int(p_text)
+    if n < 2 or n & (n - 1) or r < 1 or p < 1:
+        return "scrypt N must be a power of 2 above 1, r and p at least 1"
+    if 128 * r * (n + p + 2) > SCRYPT_MAX_MEMORY:
+        return f"scrypt N={n}, r={r} needs more memory than OpenSSL allows (32 MiB)"
+    try:
+        salt_bytes = base64.b64decode(salt, validate=True)
+        digest_bytes = base64.b64decode(digest, validate=True)
+    except (binascii.Error, ValueError):
+        return "the salt or digest of the scrypt hash is not valid base64"
+    if len(salt_bytes) < 8 or len(digest_bytes) < 16:
+        return "the salt or digest of the scrypt hash is too short"
+    return None
+
+
+def logged_user_name(user_name: str, known: bool) -> str:
+    """A user name fit for the log: known names as they are, others as a short hash.
+
+    An unknown name is often a password typed into the user field; its hash still
+    lets the admin see the same name tried again (`printf %s NAME | sha256sum`).
+    """
+    if known:
+        return repr(user_name)
+    return "?sha256:" + hashlib.sha256(user_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def basic_credentials_problem(header: str) -> str | None:
@@ -87,6 +132,7 @@ class ShareDomainController(BaseDomainController):
         self._verified: dict[bytes, None] = {}
         self._cache_key = secrets.token_bytes(32)
         self._cache_lock = threading.Lock()
+        self._flights: dict[bytes, threading.Event] = {}  # credentials being checked now
 
     def get_domain_realm(self, path_info, environ):
         return self._calc_realm_from_path_provider(path_info, environ)
@@ -99,43 +145,92 @@ class ShareDomainController(BaseDomainController):
 
     def basic_auth_user(self, realm, user_name, password, environ):
         spec = self.users.get(user_name)
-        password_ok = bool(spec) and self._check(user_name, password, spec["password_hash"])
-        if password_ok and user_name not in self._allowed(realm):
-            # A right password for a share the user may not use: refused, but not a guess.
-            _log.warning("user %r may not use share %s", user_name, realm)
-            return False
-        ok = password_ok
+        stored = spec["password_hash"] if spec else ""
         addr = request_client(environ)
-        if self.throttle is None:
-            return ok
-        if ok:
-            self.throttle.succeeded(addr)
-            return True
-        failures, delay = self.throttle.failed(addr)
-        # The user name is logged to help the admin; the password never is.
-        _log.warning(
-            "login failed for user %r on %s from %s (%d in a row)",
-            user_name[:64],
-            realm,
-            addr,
-            failures,
-        )
-        if failures >= self.throttle.max_failures:
-            _log.warning(
-                "blocking logins from %s for %.0fs after %d failures",
-                addr,
-                self.throttle.block_seconds,
-                failures,
-            )
-        time.sleep(delay)
-        return False
-
-    def _check(self, user_name: str, password: str, stored: str) -> bool:
+        throttle = self.throttle
+        if throttle is not None:
+            wait = throttle.blocked_for(addr, user_name)
+            if wait > 0:
+                environ[LOGIN_REFUSED] = wait
+                return False
         token = hmac.digest(
             self._cache_key, f"{user_name}\0{password}\0{stored}".encode(), "sha256"
         )
-        if token in self._verified:
-            return True
+        ticket: Ticket | None = None
+        if spec and token in self._verified:
+            ok = True  # proven before: not a guess, nothing to reserve
+        else:
+            with self._cache_lock:
+                flight = self._flights.get(token)
+                leader = flight is None
+                if leader:
+                    flight = self._flights[token] = threading.Event()
+            if not leader:
+                # The same credentials are being checked right now: share that check,
+                # so parallel requests of one client cost one scrypt and one reservation.
+                flight.wait(timeout=60)
+                return self._granted(realm, user_name, addr, None, token in self._verified)
+            try:
+                if throttle is not None:
+                    got = throttle.reserve(addr, user_name)
+                    if not isinstance(got, Ticket):
+                        environ[LOGIN_REFUSED] = got
+                        return False
+                    ticket = got
+                ok = bool(spec) and self._check(token, password, stored)
+            finally:
+                with self._cache_lock:
+                    self._flights.pop(token, None)
+                flight.set()
+        if ok:
+            return self._granted(realm, user_name, addr, ticket, True)
+        if throttle is None or ticket is None:
+            return False
+        failure = throttle.failed(ticket)
+        who = logged_user_name(user_name, spec is not None)
+        # The user name is logged to help the admin; the password never is.
+        _log.warning(
+            "login failed for user %s on %s from %s (%d failures from this address, %d for"
+            " this user name)",
+            who,
+            realm,
+            addr,
+            failure.address_failures,
+            failure.user_failures,
+        )
+        if failure.address_blocked:
+            _log.warning(
+                "blocking logins from %s for %.0fs after %d failures",
+                addr,
+                throttle.block_seconds,
+                failure.address_failures,
+            )
+        if failure.user_blocked:
+            _log.warning(
+                "blocking logins as user %s for %.0fs after %d failures (except from"
+                " addresses it logged in from)",
+                who,
+                throttle.block_seconds,
+                failure.user_failures,
+            )
+        time.sleep(failure.delay)
+        return False
+
+    def _granted(
+        self, realm: str, user_name: str, addr: str, ticket: Ticket | None, ok: bool
+    ) -> bool:
+        """Settle a right password; refuse it still where the user may not go."""
+        if not ok:
+            return False  # a repeat of a wrong guess that was in flight: counted once
+        if self.throttle is not None:
+            self.throttle.succeeded(addr, user_name, ticket)
+        if user_name not in self._allowed(realm):
+            # A right password for a share the user may not use: refused, but not a guess.
+            _log.warning("user %r may not use share %s", user_name, realm)
+            return False
+        return True
+
+    def _check(self, token: bytes, password: str, stored: str) -> bool:
         if not verify_password(password, stored):
             return False
         with self._cache_lock:
@@ -146,6 +241,26 @@ class ShareDomainController(BaseDomainController):
 
     def supports_http_digest_auth(self):
         return False
+
+
+class ThrottledAuthenticator(HTTPAuthenticator):
+    """WsgiDAV's authenticator, answering 429 (not 401) to a login the throttle refused."""
+
+    def send_basic_auth_response(self, environ, start_response):
+        wait = environ.get(LOGIN_REFUSED)
+        if wait is None:
+            return super().send_basic_auth_response(environ, start_response)
+        body = b"429 Too Many Requests: too many failed logins; try again later\n"
+        start_response(
+            "429 Too Many Requests",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Retry-After", str(int(wait) + 1)),
+                ("Connection", "close"),
+            ],
+        )
+        return [body]
 
 
 WRITE_METHODS = frozenset(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 import uuid
+from dataclasses import dataclass, field
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -20,7 +22,9 @@ from botocore.exceptions import (
 
 from s3dav.config import Config
 from s3dav.keys import FOLDER_SUFFIX
+from s3dav.listing import visible_name
 from s3dav.metrics import RESERVED_PATHS
+from s3dav.preflight import missing_extras, plain_http_basic_warning
 from s3dav.s3client import RequestCounter, make_client
 
 STALE_UPLOAD_AGE = 24 * 3600
@@ -30,6 +34,23 @@ RESERVED_NAMES = tuple(p.strip("/") for p in RESERVED_PATHS)
 
 def _say(ok: bool, text: str) -> None:
     print(f"[{'ok' if ok else 'FAIL'}] {text}")
+
+
+def _warn(text: str) -> None:
+    """Worth a look, but the gateway works: does not change the exit code."""
+    print(f"[warn] {text}")
+
+
+def preflight(cfg: Config) -> bool:
+    """What `serve` would refuse (missing extras: FAIL) or warn about at start."""
+    ok = True
+    for problem in missing_extras(cfg):
+        _say(False, problem)
+        ok = False
+    warning = plain_http_basic_warning(cfg)
+    if warning:
+        _warn(warning)
+    return ok
 
 
 _MISSING = ("404", "NoSuchBucket", "NotFound")
@@ -88,6 +109,68 @@ def scan_clashes(
     return sorted(files & dirs), seen, sorted(k[len(prefix) :] for k in taken)
 
 
+@dataclass
+class NameReport:
+    """Keys whose names the gateway shows other than they are (share-relative)."""
+
+    not_nfc: list[str] = field(default_factory=list)  # shown by their NFC name
+    twins: list[str] = field(default_factory=list)  # NFC names two spellings share
+    refused: list[str] = field(default_factory=list)  # hidden: no path can name them
+
+
+def name_report(keys: list[str]) -> NameReport:
+    """Sort share-relative keys into the name cases of docs/SEMANTICS.md (*Names*).
+
+    A twin is an NFC/NFD pair of one name in one folder, file or folder (`été/a`
+    and `e\u0301te\u0301/b` make the folder a twin): one wins the name, the
+    other is shown by an alternate name, as with a file and a folder.
+    """
+    report = NameReport()
+    spellings: dict[str, set[str]] = {}
+    for key in keys:
+        body = key[:-1] if key.endswith("/") else key
+        segments = body.split("/")
+        if not all(visible_name(seg) for seg in segments):
+            report.refused.append(key)
+            continue
+        if unicodedata.normalize("NFC", key) != key:
+            report.not_nfc.append(key)
+        for i in range(1, len(segments) + 1):
+            path = "/".join(segments[:i])
+            spellings.setdefault(unicodedata.normalize("NFC", path), set()).add(path)
+    report.twins = sorted(nfc for nfc, seen in spellings.items() if len(seen) > 1)
+    return report
+
+
+def check_names(client, bucket: str, prefix: str, where: str) -> bool:
+    """Report keys not in NFC, NFC/NFD twins and names hidden as refused; False on twins
+    or hidden keys (entries not reachable by their own name)."""
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(e["Key"][len(prefix) :] for e in page.get("Contents", []) or [])
+    report = name_report([k for k in keys if k])
+    ok = True
+    if report.not_nfc:
+        shown = ", ".join(ascii(k) for k in report.not_nfc[:10])
+        count = len(report.not_nfc)
+        print(f"[note] {where}: {count} key(s) not in NFC, shown by their NFC name: {shown}")
+    if report.twins:
+        _say(
+            False,
+            f"{where}: {len(report.twins)} name(s) exist in NFC and another spelling (the NFC one"
+            f" is shown, the other as 'name (NFD)'): {', '.join(report.twins[:10])}",
+        )
+        ok = False
+    if report.refused:
+        shown = ", ".join(ascii(k) for k in report.refused[:10])
+        _say(
+            False,
+            f"{where}: {len(report.refused)} key(s) with names no path can name (hidden): {shown}",
+        )
+        ok = False
+    return ok
+
+
 class Progress:
     """A one-line progress display for the key scan, only on a terminal."""
 
@@ -113,10 +196,10 @@ def run_check(cfg: Config) -> int:
 
     if cfg.embedded:
         _say(True, "config is valid (no bucket configured: serve would use the embedded S3)")
-        return 0
+        return 0 if preflight(cfg) else 1
     _say(True, "config is valid")
+    all_ok = preflight(cfg)
     client = make_client(s3_settings(cfg), RequestCounter(), pool_size=4)
-    all_ok = True
     for share in cfg.shares:
         where = f"share {share.path} (s3://{share.bucket}/{share.prefix})"
         try:
@@ -162,12 +245,22 @@ def run_check(cfg: Config) -> int:
             all_ok = False
         else:
             _say(True, f"{where}: {seen} keys, no file/folder name clashes")
+        if seen == 0 and share.prefix:
+            _warn(
+                f"{where}: no keys under the prefix {share.prefix!r}: a typo in the prefix?"
+                " (fine for a new, empty share)"
+            )
         if hidden:
             _say(
                 False,
                 f"{where}: {', '.join(hidden)} exist(s) in the bucket but GET there answers the"
                 " gateway's own endpoint; mount this share under a path (e.g. /files)",
             )
+            all_ok = False
+        try:
+            all_ok = check_names(client, share.bucket, share.prefix, where) and all_ok
+        except (ClientError, BotoCoreError) as exc:
+            _say(False, f"{where}: name scan failed: {_problem(exc)}")
             all_ok = False
         try:
             uploads = client.list_multipart_uploads(Bucket=share.bucket, Prefix=share.prefix)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import getpass
 import logging
+import shutil
 import sys
+import tempfile
 
 from s3dav import __version__
-from s3dav.config import Config, ConfigError, Share, load
+from s3dav.config import Config, ConfigError, ListenError, Share, load
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,6 +75,11 @@ def _use_embedded(cfg: Config) -> object:
 
     server, url = start_embedded_s3()
     cfg.s3.update(endpoint_url=url, access_key_id=DEMO_KEY, secret_access_key=DEMO_SECRET)
+    # The demo's objects die with the process; so do its caches and dead properties,
+    # which must never show up on a real bucket's files or in a later demo.
+    cache = tempfile.mkdtemp(prefix="s3dav-demo-cache-")
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
+    cfg.cache["dir"] = cache
     users = ["anonymous"] if cfg.server["auth"] == "anonymous" else sorted(cfg.users)
     cfg.shares = [
         Share(
@@ -85,13 +93,20 @@ def _use_embedded(cfg: Config) -> object:
 
 
 def cmd_serve(args) -> int:
-    from s3dav.app import build_gateway, serve_forever
+    from s3dav.app import build_gateway, listen_problem, serve_forever
     from s3dav.embedded import MissingDemoExtra
     from s3dav.memory import tune_malloc
+    from s3dav.preflight import missing_extras, plain_http_basic_warning
 
     tune_malloc()  # before the big buffers of uploads and cache blocks come and go
     cfg = load(args.config, _flags(args))
     _setup_logging(cfg)
+    for problem in missing_extras(cfg):
+        print(f"s3dav: {problem}", file=sys.stderr)
+        return 2
+    problem = listen_problem(cfg.server["host"], cfg.server["port"])
+    if problem:  # before S3 is asked anything or a journalled upload resumes
+        raise ListenError(problem)
     embedded = None
     if cfg.embedded:
         try:
@@ -99,6 +114,9 @@ def cmd_serve(args) -> int:
         except MissingDemoExtra as exc:
             print(f"s3dav: {exc}", file=sys.stderr)
             return 2
+    warning = plain_http_basic_warning(cfg)
+    if warning:
+        logging.getLogger("s3dav.cli").warning("%s", warning)
     try:
         gw = build_gateway(cfg)
     except ConfigError:
@@ -143,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"serve": cmd_serve, "hash-password": cmd_hash_password, "check": cmd_check}
     try:
         return handlers[args.command](args)
+    except ListenError as exc:
+        print(f"s3dav: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"s3dav: config error: {exc}", file=sys.stderr)
         return 2

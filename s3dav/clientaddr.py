@@ -53,6 +53,35 @@ def is_trusted(addr, trusted: tuple[Network, ...]) -> bool:
     return any(addr.version == net.version and addr in net for net in trusted)
 
 
+def is_loopback(address: str) -> bool:
+    """Is `address` (client_address()'s answer) this machine's loopback (127/8, ::1, mapped)?"""
+    addr = parse_hop(address)
+    if addr is None:
+        return False
+    if getattr(addr, "ipv4_mapped", None) is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def local_caller(environ: dict, trusted: tuple[Network, ...]) -> bool:
+    """Does a request come from this machine itself (not through a proxy on it)?
+
+    The client address (as client_address() finds it) must be loopback; and a
+    request that an untrusted loopback peer forwarded (it carries a forwarding
+    header) is a remote caller behind a proxy that `server.trusted_proxies`
+    does not name, so it is not local either.
+    """
+    peer = environ.get("REMOTE_ADDR", "-")
+    if not is_loopback(client_address(peer, environ.get("HTTP_X_FORWARDED_FOR"), trusted)):
+        return False
+    if is_trusted(parse_hop(peer), trusted):
+        return True
+    return not any(environ.get(h) for h in FORWARDING_HEADERS)
+
+
 def client_address(peer: str, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str:
     """The address to log and throttle a request by.
 

@@ -14,12 +14,17 @@ from typing import Any
 
 import yaml
 
+from s3dav.auth import password_hash_problem
 from s3dav.clientaddr import parse_networks
 from s3dav.keys import BadPath, normalize_prefix
 
 
 class ConfigError(ValueError):
     """A configuration problem, phrased for one line on stderr."""
+
+
+class ListenError(ConfigError):
+    """The server cannot listen where it is told to (port in use, no such address)."""
 
 
 _SIZE_UNITS = {
@@ -141,6 +146,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "auth": (choice("anonymous", "basic"), "anonymous"),
         "max_xml_body": (parse_size, "1MiB"),
         "login_max_failures": (parse_int, 10),
+        "login_user_max_failures": (parse_count, 20),
         "login_block": (parse_duration, "5min"),
         "login_delay": (parse_duration, "0.25s"),
         "shutdown_timeout": (parse_duration, "30s"),
@@ -175,7 +181,11 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "write_back": (parse_bool, False),
         "write_back_delay": (parse_duration, "0.5s"),
     },
-    "locks": {"storage": (parse_lock_storage, "memory")},
+    "locks": {
+        "storage": (parse_lock_storage, "memory"),
+        "max_timeout": (parse_duration, "1h"),
+        "max_owner": (parse_size, "4KiB"),
+    },
     "macos": {"metadata_files": (choice("store", "refuse"), "store")},
     "logging": {
         "level": (choice("debug", "info", "warning", "error"), "info"),
@@ -386,7 +396,12 @@ def _users(raw: dict) -> dict[str, dict]:
         for key in spec:
             if key != "password_hash":
                 raise ConfigError(f"unknown key users.{name}.{key}")
-        out[str(name)] = {"password_hash": str(spec["password_hash"])}
+        stored = str(spec["password_hash"])
+        problem = password_hash_problem(stored)
+        if problem:
+            # Never the value: it may be the plain password written where its hash belongs.
+            raise ConfigError(f"users.{name}.password_hash: {problem}")
+        out[str(name)] = {"password_hash": stored}
     return out
 
 
@@ -409,6 +424,10 @@ def build(raw: dict, environ: dict | None = None) -> Config:
         raise ConfigError("s3.access_key_id, s3.secret_access_key: set both or neither")
     if sections["s3"]["upload_concurrency"] < 1:
         raise ConfigError("s3.upload_concurrency: must be at least 1")
+    if not 1 <= sections["locks"]["max_timeout"] <= 4 * 604800:
+        raise ConfigError("locks.max_timeout: must be from 1s to 28d (WsgiDAV's own limit)")
+    if sections["locks"]["max_owner"] < 1:
+        raise ConfigError("locks.max_owner: must be at least 1 byte")
     if sections["s3"]["part_size"] < 5 * 1024**2:
         raise ConfigError("s3.part_size: S3 needs at least 5MiB")
     users = _users(raw)

@@ -1,7 +1,7 @@
-"""Content cache: object bytes on local disk, in verified blocks (DESIGN.md section 5).
+"""Content cache: object bytes on local disk, in verified blocks (docs/SEMANTICS.md, *Caching*).
 
 Blocks of `block_size` bytes are stored in a size-bounded `diskcache` under
-bucket + key + ETag + block index, so an object that changed in S3 (new ETag)
+endpoint + bucket + key + ETag + block index, so an object that changed in S3 (new ETag)
 can never be answered with old bytes, and a Range read fetches only the blocks
 it covers. Each block is stored behind its own BLAKE2b digest and checked
 before it is served; a block that fails the check is dropped and fetched again.
@@ -70,7 +70,9 @@ class ContentCache:
         block_size: int = 4 * MIB,
         prefetch: int = 4,
         metrics=None,
+        namespace: str = "",
     ) -> None:
+        self.namespace = namespace  # the endpoint (stores.normalize_endpoint) in every key
         self.block_size = block_size
         self.prefetch = max(prefetch, 0)
         self.metrics = metrics
@@ -145,9 +147,11 @@ class ContentCache:
                 cache="content"
             ).inc()
 
-    @staticmethod
-    def block_key(bucket: str, key: str, etag: str, index: int) -> str:
-        return f"{bucket}\0{key}\0{etag}\0{index}"
+    def block_key(self, bucket: str, key: str, etag: str, index: int) -> str:
+        """Endpoint + bucket + key + ETag + block: an ETag is only a content hash by
+        convention (SSE-KMS, SSE-C and some S3-compatible stores make their own), so the
+        same key and ETag on another endpoint or bucket is not trusted to be the same bytes."""
+        return f"{self.namespace}\0{bucket}\0{key}\0{etag}\0{index}"
 
     def hold(self, bucket: str, key: str, etag: str, tee: UploadTee) -> None:
         """Serve this object version from an upload's spool until `release`."""

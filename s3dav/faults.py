@@ -1,4 +1,4 @@
-"""What the gateway does when S3 or the network fails (DESIGN.md section 4).
+"""What the gateway does when S3 or the network fails (docs/SEMANTICS.md, *Under faults*).
 
 - `S3ErrorMapper`: a WsgiDAV middleware, just inside ErrorPrinter, that turns any
   S3 or network failure escaping a handler into the right DAVError (503 when S3

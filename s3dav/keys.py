@@ -1,4 +1,4 @@
-"""Pure mapping between WebDAV paths and S3 keys (DESIGN.md section 1 and 2).
+"""Pure mapping between WebDAV paths and S3 keys (docs/SEMANTICS.md, *Mapping*, *Folders*).
 
 Nothing here talks to S3, so every rule can be unit-tested on its own.
 """
@@ -107,6 +107,24 @@ def name_of_entry(rest: str) -> tuple[str, bool] | None:
     if rest.endswith(FOLDER_SUFFIX) and len(rest) > len(FOLDER_SUFFIX):
         return rest[: -len(FOLDER_SUFFIX)], True
     return rest, False
+
+
+def tree_dest_keys(src_keys: list[str], src_dir: str, dst_dir: str) -> dict[str, str]:
+    """Where each key below `src_dir` goes when the folder is copied to `dst_dir`.
+
+    The part below the folder is stored NFC, as every name s3dav writes; a key
+    whose NFC form another source key already holds keeps its own spelling, so
+    an NFC/NFD pair stays two objects (and keeps its two names) at the copy.
+    """
+    rests = {k: k[len(src_dir) :] for k in src_keys}
+    nfc = {k: unicodedata.normalize("NFC", r) for k, r in rests.items()}
+    used = {r for k, r in rests.items() if nfc[k] == r}
+    out = {k: dst_dir + r for k, r in rests.items() if nfc[k] == r}
+    for key in sorted(k for k in rests if k not in out):
+        target = nfc[key] if nfc[key] not in used else rests[key]
+        used.add(target)
+        out[key] = dst_dir + target
+    return out
 
 
 def is_macos_metadata(name: str) -> bool:

@@ -1,4 +1,4 @@
-"""What a folder holds, read from ListObjectsV2 pages (DESIGN.md section 2).
+"""What a folder holds, read from ListObjectsV2 pages (docs/SEMANTICS.md, *Folders*).
 
 Pure logic: it turns raw listing entries into files and folders following the
 one directory scheme (implicit prefixes, `dir/` markers, `dir_$folder$`), so it
@@ -7,7 +7,10 @@ is tested without S3.
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from s3dav.keys import FOLDER_SUFFIX, name_of_entry
@@ -60,13 +63,133 @@ class Listing:
     complete: bool = True  # False when only the first page(s) were read
     fetched_at: float = field(default_factory=time.monotonic)
     clashes: list[str] = field(default_factory=list)  # names that are both file and folder
+    # `files` and `dirs` are keyed by the raw name in the key; what clients see is
+    # display() (NFC names, alternates for clashes, refused names hidden), computed
+    # once: a Listing is not changed after it is handed out.
+    _display: tuple[dict[str, tuple[str, bool]], set[str]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def is_empty(self) -> bool:
         return not self.files and not self.dirs and self.own_marker is None
 
+    def display(self) -> dict[str, tuple[str, bool]]:
+        """Shown name -> (raw name, is_dir); see `display_names`."""
+        if self._display is None:
+            self._display = display_names(self.files, self.dirs)
+        return self._display[0]
+
+    def plain(self, name: str) -> bool:
+        """Whether `name` is shown under its own raw name and shares it with no other entry."""
+        return name in self.display() and name not in self._display[1]
+
+    def lookup(self, name: str) -> FileInfo | DirInfo | None:
+        """The entry shown as `name` (an NFC name or an alternate), or None."""
+        hit = self.display().get(name)
+        if hit is None:
+            return None
+        raw, is_dir = hit
+        return self.dirs[raw] if is_dir else self.files[raw]
+
     def names(self) -> list[str]:
-        return sorted(set(self.files) | set(self.dirs))
+        return sorted(self.display())
+
+
+NFD_TAG = "NFD"  # a name not in NFC whose NFC form another entry holds
+FILE_TAG = "file"  # a file whose name a folder holds
+
+
+# What keys.validate_segments refuses in one segment (a regex: listings hold thousands).
+_REFUSED_CHARS = re.compile(r"[\x00-\x1f\x7f\\/]")
+
+
+_ALTERNATE = re.compile(r" \((?:NFD file|NFD|file)(?: \d+)?\)(?:\.[^.]*)?$")
+
+
+def looks_alternate(name: str) -> bool:
+    """Whether `name` has the form of an alternate name (`a (file).txt`, `x (NFD 2)`)."""
+    return _ALTERNATE.search(name) is not None
+
+
+def visible_name(name: str) -> bool:
+    """Whether a listed name can be a path here: names the gateway refuses are hidden."""
+    return name not in ("", ".", "..") and _REFUSED_CHARS.search(name) is None
+
+
+def alternate_name(base: str, tag: str, taken: set[str]) -> str:
+    """`a.txt` -> `a (tag).txt` (`x` -> `x (tag)`), numbered `a (tag 2).txt` past `taken`.
+
+    The tag goes before the last extension so that the alternate opens with
+    the same application.
+    """
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem:
+        stem, ext = base, ""
+    n = 1
+    while True:
+        label = tag if n == 1 else f"{tag} {n}"
+        name = f"{stem} ({label})" + (f".{ext}" if ext else "")
+        if name not in taken:
+            return name
+        n += 1
+
+
+def display_names(
+    files: Iterable[str], dirs: Iterable[str]
+) -> tuple[dict[str, tuple[str, bool]], set[str]]:
+    """The names a folder's members are shown by, and which of them are not plain.
+
+    Keys are the raw names in S3. Every entry whose name NFC-normalises to the
+    same N competes for N: a folder wins over a file, then the NFC spelling
+    over others (then the lowest raw name). Each loser gets an alternate name
+    (`alternate_name`, tagged `file` and/or `NFD`) that no winner holds, so
+    every entry stays reachable. Names the gateway refuses as a path (`..`,
+    control characters, backslashes, empty) are not shown at all.
+
+    Returns (shown name -> (raw name, is_dir), names that are not plain: an
+    alternate, or a winner with a rival or a raw name not in NFC).
+    """
+    # The common case first: an NFC name no other entry has is shown as it is.
+    shown: dict[str, tuple[str, bool]] = {}
+    odd: list[tuple[str, bool]] = []
+    for raw in dirs:
+        if not unicodedata.is_normalized("NFC", raw):
+            odd.append((raw, True))
+        elif visible_name(raw):
+            shown[raw] = (raw, True)
+    for raw in files:
+        if raw in shown or not unicodedata.is_normalized("NFC", raw):
+            odd.append((raw, False))
+        elif visible_name(raw):
+            shown[raw] = (raw, False)
+    irregular: set[str] = set()
+    if not odd:
+        return shown, irregular
+    groups: dict[str, list[tuple[str, bool]]] = {}
+    for raw, is_dir in odd:
+        nfc = unicodedata.normalize("NFC", raw)
+        if visible_name(raw) and visible_name(nfc):
+            groups.setdefault(nfc, []).append((raw, is_dir))
+    losers: list[tuple[str, str, str, bool]] = []
+    for nfc, members in groups.items():
+        if nfc in shown:
+            members.append(shown[nfc])
+        members.sort(key=lambda m: (not m[1], m[0] != nfc, m[0]))
+        shown[nfc] = members[0]
+        irregular.add(nfc)
+        for raw, is_dir in members[1:]:
+            tags = [NFD_TAG] if raw != nfc else []
+            if not is_dir and members[0][1]:
+                tags.append(FILE_TAG)
+            losers.append((nfc, " ".join(tags), raw, is_dir))
+    taken = set(shown)
+    for nfc, tag, raw, is_dir in sorted(losers):
+        name = alternate_name(nfc, tag, taken)
+        taken.add(name)
+        shown[name] = (raw, is_dir)
+        irregular.add(name)
+    return shown, irregular
 
 
 def etag_md5(etag: str) -> str | None:
@@ -112,8 +235,7 @@ def build_listing(dir_key: str, pages: list[dict], *, complete: bool = True) -> 
                 listing.files[name] = file_from_list_entry(entry)
     # Markers `name/` roll up into CommonPrefixes; their objects are not seen
     # here, which is fine: the folder is shown either way.
-    for name in list(listing.files):
-        if name in listing.dirs:
-            listing.clashes.append(name)
-            del listing.files[name]  # the collection wins the name
+    # A file and a folder of one name: the folder wins it, the file is kept and
+    # shown by an alternate name (display_names), at its own once the folder goes.
+    listing.clashes = [name for name in listing.files if name in listing.dirs]
     return listing

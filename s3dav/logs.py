@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def log_path(wsgi_path: str) -> str:
+    """A WSGI path (PEP 3333: its bytes decoded as latin-1) as the UTF-8 text the client sent.
+
+    `/caf\xc3\xa9.txt` becomes `/café.txt`; bytes that are no UTF-8 and control
+    characters are shown escaped (`\\xff`, `\\x0a`), so one request stays one log line.
+    """
+    try:
+        text = wsgi_path.encode("latin-1").decode("utf-8", errors="backslashreplace")
+    except UnicodeEncodeError:  # not a PEP 3333 string: already text
+        text = wsgi_path
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class JsonFormatter(logging.Formatter):

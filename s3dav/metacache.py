@@ -1,4 +1,4 @@
-"""Metadata caches (DESIGN.md section 5).
+"""Metadata caches (docs/SEMANTICS.md, *Caching*; docs/caching.md).
 
 - `ListingCache`: folder listings in memory for `metadata_ttl` seconds, with one
   fetch at a time per folder so a burst of requests costs one LIST; and the

@@ -14,6 +14,25 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 RESERVED_PATHS = ("/healthz", "/readyz", "/metrics")
 
+# HTTP and WebDAV methods (RFC 9110, 4918, 3253, 5323, 5789) get their own label;
+# any other name a client makes up is counted as OTHER, so /metrics stays bounded.
+KNOWN_METHODS = frozenset(
+    "GET HEAD PUT POST DELETE OPTIONS PATCH TRACE CONNECT PROPFIND PROPPATCH MKCOL COPY MOVE "
+    "LOCK UNLOCK REPORT SEARCH".split()
+)
+
+
+def method_label(method: str) -> str:
+    """The `method` label of a request: its method if known, else OTHER."""
+    return method if method in KNOWN_METHODS else "OTHER"
+
+
+def status_label(status: str) -> str:
+    """The `status` label: a three-digit code 100-599, "000" (no answer), else "other"."""
+    if status == "000" or (len(status) == 3 and status.isdigit() and "100" <= status <= "599"):
+        return status
+    return "other"
+
 
 class Metrics:
     """One registry per gateway, so several gateways in one process stay apart."""

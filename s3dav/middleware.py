@@ -22,9 +22,22 @@ import threading
 import time
 
 from s3dav.auth import basic_credentials_problem
-from s3dav.clientaddr import CLIENT_ADDR, Network, client_address, request_client
-from s3dav.metrics import Metrics
-from s3dav.pathguard import UnsafePath, check_destination, check_raw_path, foreign_destination
+from s3dav.clientaddr import (
+    CLIENT_ADDR,
+    Network,
+    client_address,
+    local_caller,
+    request_client,
+)
+from s3dav.logs import log_path
+from s3dav.metrics import Metrics, method_label, status_label
+from s3dav.pathguard import (
+    UnsafePath,
+    canonical_destination,
+    check_destination,
+    check_raw_path,
+    destination_refusal,
+)
 from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
 from s3dav.throttle import LoginThrottle
 from s3dav.xmlguard import XmlRefused, guard_xml_body
@@ -96,6 +109,14 @@ def direct_read(body, size: int | None = None) -> bytearray | None:
             got += n
     del buf[got:]
     return buf
+
+
+def _decoded_path(path_info: str) -> str:
+    """PATH_INFO as text: WSGI hands it over as latin-1 decoded UTF-8 bytes."""
+    try:
+        return path_info.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return path_info
 
 
 class CountingInput:
@@ -221,7 +242,7 @@ class GatewayApp:
                     yield chunk
             except Exception:
                 # Last line of defence: a short 500, the traceback only in our log.
-                _log.exception("unhandled error in %s %s", method, path)
+                _log.exception("unhandled error in %s %s", method, log_path(path))
                 if state["status"]:
                     raise  # headers are out: all we can do is drop the connection
                 body = b"500 Internal Server Error: the gateway failed; see its log\n"
@@ -237,15 +258,17 @@ class GatewayApp:
         finally:
             elapsed = time.monotonic() - started
             m = self.metrics
-            m.http_requests.labels(method=method, status=state["status"] or "000").inc()
-            m.http_duration.labels(method=method).observe(elapsed)
+            label = method_label(method)
+            status = status_label(state["status"] or "000")
+            m.http_requests.labels(method=label, status=status).inc()
+            m.http_duration.labels(method=label).observe(elapsed)
             m.bytes_down.inc(state["bytes"])
             if body_in is not None:
                 m.bytes_up.inc(body_in.count)
                 m.uploads_pending.dec()
             fields = {
                 "method": method,
-                "path": asked,
+                "path": log_path(asked),
                 "status": state["status"] or "-",
                 "bytes": state["bytes"],
                 "bytes_in": body_in.count if body_in is not None else 0,
@@ -300,15 +323,18 @@ class GatewayApp:
                 for s in (environ.get("wsgi.url_scheme"), environ.get("HTTP_X_FORWARDED_PROTO"))
                 if s
             }
-            problem = foreign_destination(
+            refusal = destination_refusal(
                 dest,
-                path=environ.get("PATH_INFO", "/"),
+                path=_decoded_path(environ.get("PATH_INFO", "/")),
                 hosts=hosts,
                 schemes=schemes,
                 share_paths=self.share_paths,
             )
-            if problem:
-                return "403 Forbidden", problem, []
+            if refusal:
+                return *refusal, []
+            canonical = canonical_destination(dest, self.share_paths)
+            if canonical is not None:
+                environ["HTTP_DESTINATION"] = canonical
         auth = environ.get("HTTP_AUTHORIZATION")
         if auth is not None:
             if self.throttle is not None:
@@ -335,6 +361,8 @@ class GatewayApp:
         elif path == "/readyz":
             ok, reason = self._check_ready()
             status = "200 OK" if ok else "503 Service Unavailable"
+            if not local_caller(environ, self.trusted_proxies):
+                reason = "ready" if ok else "not ready"  # the detail names buckets: local only
             body, ctype = (reason + "\n").encode(), "text/plain; charset=utf-8"
         elif not self.metrics_enabled:
             status, body, ctype = "404 Not Found", b"metrics are disabled\n", "text/plain"

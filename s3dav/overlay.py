@@ -1,4 +1,4 @@
-"""Read-your-writes overlay (DESIGN.md section 4).
+"""Read-your-writes overlay (docs/SEMANTICS.md, *Consistency*).
 
 The gateway remembers its own recent writes and deletes and merges them into
 every listing, so that a client sees its change at once even when the store's
@@ -234,9 +234,7 @@ class Overlay:
                 continue
             name = dkey[len(P) :].split("/", 1)[0]
             out.dirs.setdefault(name, DirInfo(key=P + name + "/"))
-        for name in list(out.files):
-            if name in out.dirs:
-                del out.files[name]
+        # A file beside a folder of its name stays: Listing.display() names it.
 
     def _first_below(self, prefix: str) -> tuple[str | None, str | None]:
         """A file key and a dir key of own writes under `prefix` (None: none)."""

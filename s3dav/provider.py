@@ -34,6 +34,7 @@ from s3dav.keys import (
     parse_mtime,
     path_to_key,
     representable_time,
+    tree_dest_keys,
 )
 from s3dav.listing import DirInfo, FileInfo
 from s3dav.metrics import RESERVED_PATHS
@@ -223,6 +224,25 @@ class S3Provider(DAVProvider):
         except BadPath as exc:
             raise DAVError(HTTP_BAD_REQUEST, f"bad path: {exc}") from exc
 
+    def write_key(self, path: str, environ: dict, *, collection: bool = False) -> str:
+        """The key a write to `path` goes to: the key of what is shown there, else a new
+        NFC name inside the parent folder's real key.
+
+        Listed names need not be their keys (NFD keys, alternate names), so a new
+        file in a folder whose key is NFD lands beside its siblings, and overwriting
+        an entry shown by an alternate name overwrites that entry.
+        """
+        self.key_for(path, collection=collection)  # refuses what no key may be
+        res = self.get_resource_inst(path, environ)
+        if isinstance(res, S3File) and not collection:
+            return res.key
+        if isinstance(res, S3Collection) and collection:
+            return res.dir_key
+        parent = self.get_resource_inst(util.get_uri_parent("/" + path.strip("/")), environ)
+        if isinstance(parent, S3Collection):
+            return child_key(parent.dir_key, util.get_uri_name(path), collection=collection)
+        return self.key_for(path, collection=collection)
+
     def get_resource_inst(self, path: str | None, environ: dict):
         if path is None:  # the parent of the share root (WsgiDAV asks for it in COPY/MOVE/DELETE)
             return None
@@ -287,6 +307,14 @@ class S3Provider(DAVProvider):
             raise DAVError(HTTP_FORBIDDEN, f"macOS metadata files ({name}) are refused here")
 
 
+def child_key(dir_key: str, name: str, *, collection: bool = False) -> str:
+    """The key of a new member `name` (stored NFC) of the folder at `dir_key`."""
+    try:
+        return path_to_key("/" + name, dir_key, collection=collection)
+    except BadPath as exc:
+        raise DAVError(HTTP_BAD_REQUEST, f"bad name {name!r}: {exc}") from exc
+
+
 def as_s3_error(exc: Exception, doing: str) -> DAVError:
     """Turn an S3/network failure into a clear DAVError (never a bare 500 traceback)."""
     if isinstance(exc, DAVError):
@@ -339,7 +367,7 @@ class _Common:
         return ref
 
     def _dest_key(self, dest_path: str, *, collection: bool = False) -> str:
-        return self.provider.key_for(dest_path, collection=collection)
+        return self.provider.write_key(dest_path, self.environ, collection=collection)
 
     def _props_copy(self, dest_path: str, *, move: bool, children: bool) -> None:
         pm = self.provider.prop_manager
@@ -577,6 +605,8 @@ class S3File(_Common, DAVNonCollection):
     def copy_move_single(self, dest_path, *, is_move):
         self.provider.check_writable(util.get_uri_name(dest_path), dest_path)
         dest_key = self._dest_key(dest_path)
+        if dest_key == self.key:
+            raise DAVError(HTTP_FORBIDDEN, f"{dest_path} is {self.path} itself")
         try:
             self.tree.copy_file(self.info, dest_key)
         except Exception as exc:
@@ -701,10 +731,11 @@ class S3Collection(_Common, DAVCollection):
     def _member(self, name: str, listing):
         path = util.join_uri(self.path, name)
         memo = self.environ.setdefault(RESOLVED, {})
-        if name in listing.dirs:
-            res = S3Collection(self.provider, path, self.environ, listing.dirs[name])
-        elif name in listing.files:
-            res = S3File(self.provider, path, self.environ, listing.files[name])
+        info = listing.lookup(name)
+        if isinstance(info, DirInfo):
+            res = S3Collection(self.provider, path, self.environ, info)
+        elif isinstance(info, FileInfo):
+            res = S3File(self.provider, path, self.environ, info)
         else:
             return None
         memo["/" + path.strip("/")] = res
@@ -721,7 +752,8 @@ class S3Collection(_Common, DAVCollection):
     def create_empty_resource(self, name):
         path = util.join_uri(self.path, name)
         self.provider.check_writable(name, path)
-        key = self.provider.key_for(path)
+        self.provider.key_for(path)  # the path's own checks (its length)
+        key = child_key(self.dir_key, name)
         forget_resolved(self.environ)
         if self.environ.get("REQUEST_METHOD") == "PUT":
             # The body follows in this same request: nothing is written until it
@@ -736,7 +768,8 @@ class S3Collection(_Common, DAVCollection):
     def create_collection(self, name):
         path = util.join_uri(self.path, name)
         self.provider.check_writable(name, path)
-        dir_key = self.provider.key_for(path, collection=True)
+        self.provider.key_for(path, collection=True)  # the path's own checks (its length)
+        dir_key = child_key(self.dir_key, name, collection=True)
         try:
             self.tree.make_dir(dir_key, client_mtime(self.environ))
         except DAVError:
@@ -815,6 +848,8 @@ class S3Collection(_Common, DAVCollection):
         if move:
             self.provider.check_writable()
         dst_dir = self._dest_key(dest_path, collection=True)
+        if dst_dir.startswith(self.dir_key):
+            raise DAVError(HTTP_FORBIDDEN, f"{dest_path} is {self.path} or below it")
         dest = self.provider.get_resource_inst(dest_path, self.environ)
         try:
             # Keys already at the destination that the copy will not overwrite
@@ -831,7 +866,7 @@ class S3Collection(_Common, DAVCollection):
                 return [
                     (self._member_href(k), as_s3_error(exc, f"copying {k}")) for k, exc in errors
                 ]
-            new_keys = {dst_dir + k[len(self.dir_key) :] for k in copied}
+            new_keys = set(tree_dest_keys(copied, self.dir_key, dst_dir).values())
             stale = [k for k in old_dest_keys if k not in new_keys]
             if dest is not None and not dest.is_collection:
                 stale.append(dest.key)

@@ -1,7 +1,7 @@
 """HeadObject for the bulk metadata HEADs of a cold listing, at a quarter of the CPU.
 
-A folder of 2000 objects no s3dav has seen costs 2000 HEADs (DESIGN.md section
-5). Through boto3 each HEAD costs about 4 ms of CPU here (event hooks, endpoint
+A folder of 2000 objects no s3dav has seen costs 2000 HEADs (docs/SEMANTICS.md, *Emulated,
+and at what cost*). Through boto3 each HEAD costs about 4 ms of CPU here (event hooks, endpoint
 rules, parsing, retry machinery), which made the cold PROPFIND CPU-bound on
 the gateway. This path costs about 1.8 ms through botocore's HTTP session and
 about 1.0 ms over plain HTTP (below), and still leaves to botocore everything

@@ -1,4 +1,4 @@
-"""Several replicas on one bucket (DESIGN.md section 7): what they share through Redis.
+"""Several replicas on one bucket (docs/DEPLOY.md, section 4): what they share through Redis.
 
 - locks: WsgiDAV's own `LockStorageRedis` (built here from a redis:// URL);
 - dead properties: `RedisPropertyManager`, the interface of props.SqlitePropertyManager

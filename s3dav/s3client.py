@@ -1,6 +1,6 @@
 """Building the boto3 S3 client, and counting every request it sends.
 
-The count is our main cost figure (DESIGN.md section 5): each HTTP request that
+The count is our main cost figure (docs/SEMANTICS.md, *Caching*): each HTTP request that
 leaves for S3, retries included, is counted by kind.
 """
 

@@ -33,8 +33,9 @@ from s3dav.keys import (
     parent_and_name,
     parse_mode,
     parse_mtime,
+    tree_dest_keys,
 )
-from s3dav.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5
+from s3dav.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5, looks_alternate
 from s3dav.metacache import ListingCache, MetaStore
 from s3dav.overlay import Overlay
 from s3dav.partpool import PartPool
@@ -287,11 +288,25 @@ class S3Tree:
         ):
             return DirInfo(key=key + "/")
         parent, name = parent_and_name(key)
-        raw = self.listings.get_or_fetch(parent, lambda: self._fetch_listing(parent))
-        listing = self.overlay.apply(raw, only=name)
-        if name in listing.dirs:
-            return listing.dirs[name]
-        return listing.files.get(name)
+        found, parent_seen = self._stat_in(parent, name)
+        if found is None and not parent_seen and parent not in (self.prefix, ""):
+            # Nothing at the NFC key of the parent: it may be a folder whose key is
+            # not NFC (written by another tool) or one shown by an alternate name.
+            above = self.stat(parent[:-1])
+            if isinstance(above, DirInfo) and above.key != parent:
+                found, _ = self._stat_in(above.key, name)
+        return found
+
+    def _stat_in(self, dir_key: str, name: str) -> tuple[FileInfo | DirInfo | None, bool]:
+        """The member shown as `name` in the folder at `dir_key`, and whether that folder
+        showed anything at all (its listing or own writes)."""
+        raw = self.listings.get_or_fetch(dir_key, lambda: self._fetch_listing(dir_key))
+        seen = not raw.is_empty or self.overlay.known_dir(dir_key)
+        if raw.plain(name) or (name not in raw.display() and not looks_alternate(name)):
+            # the common case: one entry of that name, merged alone with own writes
+            listing = self.overlay.apply(raw, only=name)
+            return listing.dirs.get(name) or listing.files.get(name), seen
+        return self.overlay.apply(raw).lookup(name), seen
 
     def folder_date(self, dir_key: str) -> float:
         """The date a folder shows, the same on every listing and after a restart; no S3 request.
@@ -572,7 +587,7 @@ class S3Tree:
         """Last-member rule: write the parent's marker before its last member goes.
 
         A folder that exists only as a common prefix would vanish with its last
-        object; DESIGN.md says it must not.
+        object; docs/SEMANTICS.md (*Folders*) says it must not.
         """
         parent, name = parent_and_name(key)
         if parent == self.prefix or parent == "":
@@ -806,10 +821,11 @@ class S3Tree:
         entries = self.list_all(src_dir)
         copied: list[str] = []
         errors: list[tuple[str, Exception]] = []
+        targets = tree_dest_keys([e["Key"] for e in entries], src_dir, dst_dir)
 
         def one(entry: dict):
             src_key = entry["Key"]
-            dst_key = dst_dir + src_key[len(src_dir) :]
+            dst_key = targets[src_key]
             info = self.copy_object(src_key, dst_key, int(entry.get("Size", 0)))
             return src_key, dst_key, info
 

@@ -1,4 +1,4 @@
-"""Streaming uploads with atomic replace (DESIGN.md sections 4 and 5).
+"""Streaming uploads with atomic replace (docs/SEMANTICS.md, *Consistency*, *Caching*).
 
 A body smaller than the multipart threshold becomes one PutObject; a larger one
 a multipart upload whose parts go up in parallel while the client still sends.

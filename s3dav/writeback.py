@@ -25,6 +25,7 @@ not wait.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import itertools
@@ -130,6 +131,28 @@ class Job:
         return self.md5_hex
 
 
+class JournalInUse(RuntimeError):
+    """Another running s3dav holds this journal directory."""
+
+
+def lock_journal(directory: Path) -> int:
+    """Hold `directory/.lock` exclusively for the life of the process (released on close).
+
+    Two gateways on one journal would upload each other's bodies and delete each
+    other's half-written ones at start; the second one is refused instead.
+    """
+    fd = os.open(str(directory / ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise JournalInUse(
+            f"write-back journal {directory} is in use by another s3dav; "
+            "give each gateway its own cache.dir"
+        ) from None
+    return fd
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(str(path), os.O_RDONLY)
     try:
@@ -212,6 +235,7 @@ class WriteBack:
         self.dir = directory
         self.part_pool = part_pool
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd: int | None = lock_journal(self.dir)
         self.client = client
         self.part_size = part_size
         self.threshold = threshold
@@ -289,7 +313,7 @@ class WriteBack:
     def recover(self) -> list[Job]:
         """Journalled uploads left by an earlier run (also after kill -9)."""
         jobs = []
-        for path in sorted(self.dir.glob("*.up")):
+        for path in sorted(self.dir.glob("*.up")):  # only ours: lock_journal() holds the dir
             record = read_record(path)
             if record is None:
                 path.unlink(missing_ok=True)  # never answered: the client saw an error
@@ -475,3 +499,6 @@ class WriteBack:
         if n:
             _log.warning("write-back: %d uploads still pending; they resume at the next start", n)
         self._parts.shutdown(wait=False, cancel_futures=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None

@@ -1,4 +1,4 @@
-"""Atomic replace (DESIGN.md section 4): a PUT replaces the whole object or nothing.
+"""Atomic replace (docs/SEMANTICS.md, *Consistency*): a PUT replaces the whole object or nothing.
 
 Each test has an old object in S3, breaks a PUT over it in one way (client gone,
 gateway killed, S3 failing), then reads S3 directly: the old bytes are there,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import diskcache
 
+from tests.cachedirs import store_dir
 from tests.helpers import propfind
 from tests.test_faults_s3 import s3_bytes
 
@@ -53,15 +54,16 @@ def test_corrupt_cache_files_and_entries(make_gateway, bucket, s3, tmp_path):
     cache = Path(gw.config["cache"]["dir"])
     # A corrupt metadata entry for old.txt (right key and ETag, wrong shape).
     etag = s3.head_object(Bucket=bucket, Key="old.txt")["ETag"].strip('"')
-    namespace = gw.config["s3"]["endpoint_url"]
-    with diskcache.Cache(str(cache / "meta")) as dc:
+    store = store_dir(cache, bucket)
+    namespace = (store / "IDENTITY").read_text().strip()
+    with diskcache.Cache(str(store / "meta")) as dc:
         dc.set(f"{namespace}\0old.txt\0{etag}", {"mtime": "garbage", "mode": [1], "md5": 5})
     gw.start()
     session(gw, s3, bucket, b"two")
     assert "metadata cache entry for old.txt is corrupt" in gw.log()
     gw.stop()
     # Whole files overwritten with garbage.
-    for f in [cache / "properties.sqlite3", cache / "meta" / "cache.db"]:
+    for f in [store / "properties.sqlite3", store / "meta" / "cache.db"]:
         f.write_bytes(b"\x00garbage" * 1000)
     for f in cache.rglob("*-wal"):
         f.write_bytes(b"junk")

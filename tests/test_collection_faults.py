@@ -1,4 +1,4 @@
-"""MOVE/COPY of a folder failing part-way (DESIGN.md section 4): 207, nothing lost."""
+"""MOVE/COPY of a folder failing part-way (docs/SEMANTICS.md, *Under faults*): 207, nothing lost."""
 
 from __future__ import annotations
 

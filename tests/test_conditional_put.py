@@ -1,4 +1,4 @@
-"""No silent lost update: If-Match / If-None-Match on PUT (DESIGN.md section 4).
+"""No silent lost update: If-Match / If-None-Match on PUT (docs/SEMANTICS.md, *Under faults*).
 
 WsgiDAV checks the headers against what the gateway knows; the gateway also
 passes them to S3 (IfMatch / IfNoneMatch), so they hold even when another writer
@@ -88,8 +88,9 @@ def test_check_then_write_fallback_when_conditional_writes_are_off(make_gateway,
 def test_get_serves_one_version_and_follows_a_replace_after_the_ttl(make_gateway, bucket, s3):
     """Headers and bytes of one version: the known one within the TTL, the new one after.
 
-    DESIGN.md 5: a cached file is served without an S3 call while the metadata says its
-    ETag is unchanged; a replace behind the gateway's back shows once the listing expires.
+    docs/SEMANTICS.md, *Caching*: a cached file is served without an S3 call while the
+    metadata says its ETag is unchanged; a replace behind the gateway's back shows once the
+    listing expires.
     """
     import time
 

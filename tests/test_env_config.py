@@ -9,8 +9,11 @@ import sys
 import pytest
 import yaml
 
+from s3dav.auth import hash_password
 from s3dav.config import SCHEMA, ConfigError, build, load
 from tests.helpers import TEST_ENV
+
+ANN_HASH = hash_password("ann-env-password")
 
 # A valid non-default value for every key of every section, as one would type it.
 SAMPLES = {
@@ -20,6 +23,7 @@ SAMPLES = {
     ("server", "auth"): "basic",
     ("server", "max_xml_body"): "2MiB",
     ("server", "login_max_failures"): "3",
+    ("server", "login_user_max_failures"): "7",
     ("server", "login_block"): "90s",
     ("server", "login_delay"): "0.5s",
     ("server", "shutdown_timeout"): "10s",
@@ -50,6 +54,8 @@ SAMPLES = {
     ("cache", "write_back"): "yes",
     ("cache", "write_back_delay"): "250ms",
     ("locks", "storage"): "redis://redis:6379/2",
+    ("locks", "max_timeout"): "10m",
+    ("locks", "max_owner"): "1KiB",
     ("macos", "metadata_files"): "refuse",
     ("logging", "level"): "debug",
     ("logging", "format"): "json",
@@ -68,7 +74,7 @@ def _pair_env(section: str, key: str, value: str) -> dict:
     if (section, key) == ("s3", "secret_access_key"):
         env["S3DAV_S3__ACCESS_KEY_ID"] = "x"
     if (section, key) == ("server", "auth"):
-        env["S3DAV_USERS"] = "{ann: {password_hash: 'scrypt$x'}}"
+        env["S3DAV_USERS"] = f"{{ann: {{password_hash: '{ANN_HASH}'}}}}"
     return env
 
 

@@ -1,4 +1,6 @@
-"""S3 failing under the gateway: retries, outages, lagging listings (DESIGN.md section 4).
+"""S3 failing under the gateway: retries, outages, lagging listings.
+
+docs/SEMANTICS.md, *Under faults*.
 
 Every test puts tests/faultproxy.py between a real gateway process and moto,
 injects a fault, and checks the answers and then the bytes in S3 directly.

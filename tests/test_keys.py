@@ -105,7 +105,10 @@ def test_listing_all_four_folder_forms_and_clash():
     ]
     listing = build_listing("p/", pages)
     assert set(listing.dirs) == {"implicit", "marker", "both", "legacy"}
-    assert set(listing.files) == {"file.txt"}
+    assert set(listing.files) == {"file.txt", "both"}  # the file is kept, shown by another name
+    assert listing.names() == ["both", "both (file)", "file.txt", "implicit", "legacy", "marker"]
+    assert listing.lookup("both") is listing.dirs["both"]
+    assert listing.lookup("both (file)") is listing.files["both"]
     assert listing.own_marker is not None
     assert listing.clashes == ["both"]
     assert listing.files["file.txt"].size == 5

@@ -1,4 +1,6 @@
-"""A multipart PUT's MD5 self-copy and cache ingest run after its answer (DESIGN.md section 5).
+"""A multipart PUT's MD5 self-copy and cache ingest run after its answer.
+
+docs/SEMANTICS.md, *Consistency* (MD5 of multipart uploads).
 
 The fault proxy stalls or fails the CopyObject, so the window between the
 answer and the end of that work is wide and the checks below are not a race.

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.cachedirs import store_dir
 from tests.helpers import free_port, hrefs, propfind, stop_process, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def test_put_answered_without_s3_and_resumed_after_kill_9(make_gateway, bucket, 
         assert gw.request("GET", path, timeout=10).content == body  # read from the journal
     names = hrefs(propfind(gw, "/", timeout=10).text)
     assert all(p in names for p in bodies)
-    journal = list(Path(gw.workdir, "cache", "writeback").glob("*.up"))
+    journal = list((store_dir(Path(gw.workdir, "cache"), bucket) / "writeback").glob("*.up"))
     assert len(journal) == 5
 
     os.kill(gw.pid, signal.SIGKILL)
@@ -84,7 +85,8 @@ def test_put_answered_without_s3_and_resumed_after_kill_9(make_gateway, bucket, 
     wait_for(lambda: pending(gw) == 0)
     for path, body in bodies.items():
         assert s3.get_object(Bucket=bucket, Key=path[1:])["Body"].read() == body
-    assert not list(Path(gw.workdir, "cache", "writeback").iterdir())
+    journal_dir = store_dir(Path(gw.workdir, "cache"), bucket) / "writeback"
+    assert [p.name for p in journal_dir.iterdir()] == [".lock"]
 
 
 def test_newer_put_wins_and_delete_waits_for_upload(make_gateway, bucket, proxy, s3):
