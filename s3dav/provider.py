@@ -666,7 +666,12 @@ class S3Collection(_Common, DAVCollection):
         return self.info.marker or self.tree.dir_marker_info(self.dir_key)
 
     def get_last_modified(self):
-        return self.tree.folder_date(self.dir_key)  # never None: see S3Tree.folder_date
+        """Never None (S3Tree.folder_date); asked for by several properties, computed once
+        per resource until its own listing is read (which may date it better)."""
+        t = self.__dict__.get("_date")
+        if t is None:
+            t = self._date = self.tree.folder_date(self.dir_key)
+        return t
 
     def get_creation_date(self):
         return self.get_last_modified()
@@ -690,6 +695,7 @@ class S3Collection(_Common, DAVCollection):
         except Exception as exc:
             raise as_s3_error(exc, f"setting the time of {self.path}") from exc
         self.tree.listings.invalidate(self.dir_key)  # its cached marker has the old time
+        self.__dict__.pop("_date", None)
         forget_resolved(self.environ)
         return True
 
@@ -720,6 +726,7 @@ class S3Collection(_Common, DAVCollection):
 
     # -- members ------------------------------------------------------------------
     def _listing(self, *, read_ahead: bool = False):
+        self.__dict__.pop("_date", None)
         try:
             return self.tree.listing(self.dir_key, read_ahead=read_ahead)
         except Exception as exc:

@@ -320,15 +320,20 @@ class S3Tree:
         t = None
         if raw is not None:
             t = listing_date(self.overlay.apply(raw), self.meta.folder_date)
+        shown = self.meta.folder_date(dir_key)
         if t is None:
-            t = self.meta.folder_date(dir_key)
-            if t is not None:
-                return t
+            if shown is not None:
+                return shown
             if dir_key != self.prefix and dir_key.startswith(self.prefix):
-                t = self.folder_date(parent_and_name(dir_key)[0])
+                # The parent's date as last shown (a Depth 1 answers the parent first),
+                # not recomputed for each of its never-listed subfolders.
+                parent = parent_and_name(dir_key)[0]
+                t = self.meta.folder_date(parent)
+                if t is None:
+                    t = self.folder_date(parent)
             else:
                 t = time.time()
-        if self.meta.folder_date(dir_key) != t:
+        if shown != t:
             self.meta.put_folder_date(dir_key, t)
         return t
 
