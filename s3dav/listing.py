@@ -29,6 +29,7 @@ class FileInfo:
     content_type: str | None = None
     md5: str | None = None  # hex MD5 when known (single-part ETag or stored)
     meta_known: bool = False  # True once x-amz-meta-* has been read (HEAD or own write)
+    keep: tuple[tuple[str, str], ...] = ()  # s3fs metadata an overwrite carries (uid, gid, xattr)
 
     @property
     def modified(self) -> float:

@@ -4,8 +4,9 @@
   fetch at a time per folder so a burst of requests costs one LIST; and the
   read-ahead first pages of folders a client is likely to open next.
 - `MetaStore`: what listings do not return (x-amz-meta-mtime, mode, MD5,
-  content type), on disk, keyed by key + ETag: read by HEAD at most once per
-  object version, ever, also across restarts.
+  content type), on disk, keyed by key + ETag and checked against the listing's
+  LastModified (a metadata-only self-copy keeps the ETag): read by HEAD at most
+  once per object version, ever, also across restarts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import diskcache
 
+from s3dav.keys import representable_time
 from s3dav.listing import Listing
 
 _log = logging.getLogger(__name__)
@@ -134,6 +136,26 @@ class ListingCache:
             return None
 
 
+FOLDER_DATE = "\0folder-date"  # in place of an ETag: a folder's date, no object version
+WRITE_SLACK = 2.0  # seconds S3's clock may run ahead of ours (as overlay.CLOCK_SLACK)
+
+
+def version_seen(entry: dict, last_modified: float) -> bool:
+    """Does a stored entry describe the object version a listing shows with `last_modified`?
+
+    The ETag alone does not tell: a self-copy with new metadata keeps it and only
+    moves LastModified. "lm" is the LastModified (whole seconds, as HEAD gives it)
+    of the version read; "written" the time the gateway wrote the version itself
+    (S3's LastModified is no later, give or take clock skew). An entry with neither
+    was stored before s3dav kept them: read the object again, once.
+    """
+    if "lm" in entry:
+        return int(last_modified) <= entry["lm"]
+    if "written" in entry:
+        return last_modified <= entry["written"] + WRITE_SLACK
+    return False
+
+
 def _valid_meta(meta: dict) -> bool:
     """Does a stored entry have the shape we write (a corrupt one must not reach a client)?"""
     kinds = {
@@ -141,12 +163,21 @@ def _valid_meta(meta: dict) -> bool:
         "mode": (int,),
         "md5": (str,),
         "content_type": (str,),
+        "lm": (int,),
+        "written": (int, float),
     }
     for name, types in kinds.items():
         value = meta.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
             return False
-    return True
+    keep = meta.get("keep")
+    if keep is not None and not (
+        isinstance(keep, dict) and all(isinstance(v, str) for v in keep.values())
+    ):
+        return False
+    mtime = meta.get("mtime")
+    # An older s3dav stored any number it read; one no formatter can show must not reach a page.
+    return mtime is None or representable_time(mtime) is not None
 
 
 WRITE_BATCH = 500  # entries per SQLite transaction
@@ -177,39 +208,70 @@ class MetaStore:
     def _k(self, key: str, etag: str) -> str:
         return f"{self.namespace}\0{key}\0{etag}"
 
-    def get(self, key: str, etag: str) -> dict | None:
+    def get(self, key: str, etag: str, last_modified: float | None = None) -> dict | None:
+        """What is known of this object version; None means HEAD it.
+
+        With `last_modified` (a listing's LastModified), an entry is used only if it
+        describes that version (`version_seen`): a metadata-only change (s3fs's
+        `touch`, chmod, chown: a self-copy keeping the ETag) shows a newer one.
+        """
         k = self._k(key, etag)
+        value = self._read(k, key)
+        if value is not None and last_modified is not None:
+            if not version_seen(value, last_modified):
+                value = None
+            elif "lm" not in value:  # own write, first listed: pin the version S3 gave it
+                value = {**value, "lm": int(last_modified)}
+                value.pop("written", None)
+                self._store(k, value)
+        (self.on_hit if value is not None else self.on_miss)()
+        return value
+
+    def _read(self, k: str, key: str) -> dict | None:
         if k in self._memory:
-            self.on_hit()
             return self._memory[k]
-        if self._cache is not None:
-            try:
-                value = self._cache.get(k)
-            except Exception as exc:  # noqa: BLE001
-                _log.warning("metadata cache read failed: %s", exc)
-                self.on_miss()
-                return None
-            if isinstance(value, dict):
-                if not _valid_meta(value):
-                    _log.warning("metadata cache entry for %s is corrupt; ignoring it", key)
-                    self.on_miss()
-                    return None
-                self._memory[k] = value
-                self.on_hit()
-                return value
-            if value is not None:
-                _log.warning("metadata cache entry for %s is corrupt; ignoring it", key)
-        self.on_miss()
+        if self._cache is None:
+            return None
+        try:
+            value = self._cache.get(k)
+        except Exception as exc:  # noqa: BLE001
+            _log.warning("metadata cache read failed: %s", exc)
+            return None
+        if isinstance(value, dict) and _valid_meta(value):
+            self._memory[k] = value
+            return value
+        if value is not None:
+            _log.warning("metadata cache entry for %s is corrupt; ignoring it", key)
         return None
 
-    def put(self, key: str, etag: str, meta: dict) -> None:
-        """Remember at once in memory; the disk write runs on the writer thread."""
-        k = self._k(key, etag)
-        self._memory[k] = meta
+    def folder_date(self, dir_key: str) -> float | None:
+        """The date last shown for a folder (S3Tree.folder_date), not counted as a hit or miss."""
+        value = self._read(self._k(dir_key, FOLDER_DATE), dir_key)
+        return value.get("mtime") if value is not None else None
+
+    def put_folder_date(self, dir_key: str, t: float) -> None:
+        self._store(self._k(dir_key, FOLDER_DATE), {"mtime": float(t)})
+
+    def put(self, key: str, etag: str, meta: dict, last_modified: float | None = None) -> None:
+        """Remember at once in memory; the disk write runs on the writer thread.
+
+        `last_modified`: S3's LastModified of the version read (HEAD, GET). None: the
+        gateway has just written this version itself and S3's time is not known; it
+        is at most now (the first listing that shows it pins it, `get`).
+        """
+        entry = {k: v for k, v in meta.items() if k not in ("lm", "written")}
+        if last_modified is not None:
+            entry["lm"] = int(last_modified)
+        else:
+            entry["written"] = time.time()
+        self._store(self._k(key, etag), entry)
+
+    def _store(self, k: str, entry: dict) -> None:
+        self._memory[k] = entry
         if len(self._memory) > 200_000:
             self._memory.clear()
         if self._cache is not None:
-            self._queue.put((k, meta))
+            self._queue.put((k, entry))
 
     def _writer(self) -> None:
         """Write queued entries, many to a transaction (a cold listing queues thousands)."""

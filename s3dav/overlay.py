@@ -217,7 +217,11 @@ class Overlay:
             if seen is None or seen.last_modified <= info.last_modified + CLOCK_SLACK:
                 if seen is not None and seen.etag == info.etag:
                     out.files[rest] = replace(
-                        seen, mtime=info.mtime, mode=info.mode, md5=info.md5 or seen.md5
+                        seen,
+                        mtime=info.mtime,
+                        mode=info.mode,
+                        md5=info.md5 or seen.md5,
+                        keep=info.keep,
                     )
                 else:
                     out.files[rest] = info

@@ -28,7 +28,14 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from wsgidav.xml_tools import etree
 
 from s3dav.contentcache import BlockReader
-from s3dav.keys import BadPath, is_macos_metadata, parse_mtime, path_to_key, tree_dest_keys
+from s3dav.keys import (
+    BadPath,
+    is_macos_metadata,
+    parse_mtime,
+    path_to_key,
+    representable_time,
+    tree_dest_keys,
+)
 from s3dav.listing import DirInfo, FileInfo
 from s3dav.metrics import RESERVED_PATHS
 from s3dav.propfind import do_propfind
@@ -68,18 +75,29 @@ def checksums_element(md5_hex: str):
 
 
 def client_mtime(environ: dict) -> float | None:
-    """The modification time a client asked for with X-OC-Mtime (rclone, ownCloud)."""
+    """The modification time a client asked for with X-OC-Mtime (rclone, ownCloud).
+
+    400 naming the path when it is no number or no representable time (keys.MAX_TIME).
+    """
     value = environ.get("HTTP_X_OC_MTIME")
     if value is None:
         return None
     t = parse_mtime(value)
     if t is None:
-        raise DAVError(HTTP_BAD_REQUEST, f"invalid X-OC-Mtime header: {value[:40]!r}")
+        path = environ.get("PATH_INFO", "")
+        raise DAVError(
+            HTTP_BAD_REQUEST,
+            f"invalid X-OC-Mtime header for {path}: {value[:40]!r} "
+            "(epoch seconds from 1970 to 9999 expected)",
+        )
     return t
 
 
 def parse_time_value(text: str | None) -> float | None:
-    """A time from PROPPATCH: RFC 1123 (getlastmodified, Win32 times) or epoch seconds."""
+    """A time from PROPPATCH: RFC 1123 (getlastmodified, Win32 times) or epoch seconds.
+
+    None when unreadable or outside the representable range (keys.representable_time).
+    """
     if not text:
         return None
     text = text.strip()
@@ -87,14 +105,14 @@ def parse_time_value(text: str | None) -> float | None:
     if t is not None:
         return t
     try:
-        return parsedate_to_datetime(text).timestamp()
-    except (TypeError, ValueError):
+        return representable_time(parsedate_to_datetime(text).timestamp())
+    except (TypeError, ValueError, OverflowError):
         pass
     try:
         from datetime import datetime
 
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+        return representable_time(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    except (ValueError, OverflowError):
         return None
 
 
@@ -128,11 +146,18 @@ def write_conditions(environ: dict) -> dict[str, str]:
     return out
 
 
-def requested_time(time_stamp) -> float:
-    """The time a PROPPATCH or header asks for, or 400 naming the bad value."""
-    t = parse_time_value(time_stamp) if isinstance(time_stamp, str) else float(time_stamp)
+def requested_time(time_stamp, path: str) -> float:
+    """The time a PROPPATCH or header asks for, or 400 naming the path and the bad value."""
+    if isinstance(time_stamp, str) or time_stamp is None:
+        t = parse_time_value(time_stamp)
+    else:
+        t = representable_time(float(time_stamp))
     if t is None:
-        raise DAVError(HTTP_BAD_REQUEST, f"bad time value {time_stamp!r}")
+        shown = time_stamp[:40] if isinstance(time_stamp, str) else time_stamp
+        raise DAVError(
+            HTTP_BAD_REQUEST,
+            f"bad time value {shown!r} for {path} (a date from 1970 to 9999 expected)",
+        )
     return t
 
 
@@ -361,7 +386,8 @@ class _Common:
 
     def set_property_value(self, name, value, *, dry_run=False):
         """Also take the mtime from the `lastmodified` forms ownCloud clients send."""
-        if name in MTIME_PROPS:
+        if name in MTIME_PROPS or name == GETLASTMODIFIED:
+            # getlastmodified too: WsgiDAV's own handling turns any error into 403.
             if value is None:
                 raise DAVError(HTTP_FORBIDDEN, f"{name} cannot be removed")
             return self.set_last_modified(self.path, value.text, dry_run=dry_run)
@@ -523,12 +549,17 @@ class S3File(_Common, DAVNonCollection):
         hint = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH")
         expected = exact if exact is not None else (int(hint) if hint and hint.isdigit() else None)
         conditions = write_conditions(environ) if self.tree.settings.conditional_writes else {}
+        try:  # an overwrite keeps the old file's owner, group and mode (as COPY and MOVE do)
+            carried = self.tree.carried_for(self.info)
+        except Exception as exc:
+            raise as_s3_error(exc, f"reading the metadata of {self.path}") from exc
         self._upload = self.tree.new_upload(
             self.key,
             content_type=content_type,
             mtime=mtime,
             expected_size=expected,
             conditions=conditions,
+            carried=carried,
         )
         self._upload.exact_size = exact
         if mtime is not None:
@@ -548,7 +579,7 @@ class S3File(_Common, DAVNonCollection):
         forget_resolved(self.environ)
 
     def set_last_modified(self, dest_path, time_stamp, *, dry_run):
-        t = requested_time(time_stamp)
+        t = requested_time(time_stamp, self.path)
         if dry_run:
             return True
         self.provider.check_writable()
@@ -584,6 +615,7 @@ class S3File(_Common, DAVNonCollection):
         forget_resolved(self.environ)
 
     def handle_copy(self, dest_path, *, depth_infinity):
+        client_mtime(self.environ)  # a bad X-OC-Mtime is refused before anything is copied
         self._mark_created(dest_path)
         dest = self.provider.get_resource_inst(dest_path, self.environ)
         self.copy_move_single(dest_path, is_move=False)
@@ -593,6 +625,7 @@ class S3File(_Common, DAVNonCollection):
         return True
 
     def handle_move(self, dest_path):
+        client_mtime(self.environ)  # a bad X-OC-Mtime is refused before anything is moved
         self._mark_created(dest_path)
         dest = self.provider.get_resource_inst(dest_path, self.environ)
         if dest is not None and not dest.is_collection and self.provider.prop_manager:
@@ -633,8 +666,12 @@ class S3Collection(_Common, DAVCollection):
         return self.info.marker or self.tree.dir_marker_info(self.dir_key)
 
     def get_last_modified(self):
-        marker = self._marker()
-        return marker.modified if marker else None
+        """Never None (S3Tree.folder_date); asked for by several properties, computed once
+        per resource until its own listing is read (which may date it better)."""
+        t = self.__dict__.get("_date")
+        if t is None:
+            t = self._date = self.tree.folder_date(self.dir_key)
+        return t
 
     def get_creation_date(self):
         return self.get_last_modified()
@@ -644,7 +681,7 @@ class S3Collection(_Common, DAVCollection):
 
     def set_last_modified(self, dest_path, time_stamp, *, dry_run):
         """A folder's time lives in its marker (as s3fs keeps it): rewrite the marker."""
-        t = requested_time(time_stamp)
+        t = requested_time(time_stamp, self.path)
         if dry_run:
             return True
         self.provider.check_writable()
@@ -658,6 +695,7 @@ class S3Collection(_Common, DAVCollection):
         except Exception as exc:
             raise as_s3_error(exc, f"setting the time of {self.path}") from exc
         self.tree.listings.invalidate(self.dir_key)  # its cached marker has the old time
+        self.__dict__.pop("_date", None)
         forget_resolved(self.environ)
         return True
 
@@ -688,6 +726,7 @@ class S3Collection(_Common, DAVCollection):
 
     # -- members ------------------------------------------------------------------
     def _listing(self, *, read_ahead: bool = False):
+        self.__dict__.pop("_date", None)
         try:
             return self.tree.listing(self.dir_key, read_ahead=read_ahead)
         except Exception as exc:

@@ -12,6 +12,7 @@ import base64
 import logging
 import mimetypes
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
@@ -22,10 +23,12 @@ from s3dav.afterput import AfterPut
 from s3dav.contentcache import ContentCache
 from s3dav.keylocks import KeyLocks
 from s3dav.keys import (
+    CARRIED_META,
     DIR_MODE,
     DIRECTORY_CONTENT_TYPE,
     FILE_MODE,
     FOLDER_SUFFIX,
+    carried_metadata,
     format_mtime,
     parent_and_name,
     parse_mode,
@@ -64,14 +67,36 @@ class TreeSettings:
     conditional_writes: bool = True  # pass If-Match/If-None-Match on to S3
 
 
+def kept_meta(user: dict[str, str]) -> dict:
+    """The MetaStore's "keep" field: s3fs metadata an overwrite carries; absent when none."""
+    keep = {k: user[k] for k in CARRIED_META if k in user}
+    return {"keep": keep} if keep else {}
+
+
 def own_file_meta(metadata: dict[str, str], md5_hex: str, content_type: str) -> dict:
     """What the MetaStore keeps for a file s3dav wrote itself (no HEAD ever needed)."""
     return {
         "mtime": parse_mtime(metadata.get("mtime")),
-        "mode": FILE_MODE,
+        "mode": parse_mode(metadata.get("mode")) or FILE_MODE,
         "md5": md5_hex,
         "content_type": content_type,
+        **kept_meta(metadata),
     }
+
+
+def listing_date(listing: Listing, remembered: Callable[[str], float | None]) -> float | None:
+    """A folder's date from its own listing: its marker's time, else its newest member's.
+
+    Members are files (x-amz-meta-mtime, else LastModified) and subfolders whose
+    date was remembered. The overlay's stand-in for a marker S3 does not list yet
+    (no ETag) has no time of its own. None: nothing in the listing has a date.
+    """
+    marker = listing.own_marker
+    if marker is not None and marker.etag:
+        return marker.modified
+    times = [f.modified for f in listing.files.values()]
+    times += [t for d in listing.dirs.values() if (t := remembered(d.key)) is not None]
+    return max(times) if times else None
 
 
 def copy_part_size(size: int, part_size: int) -> int:
@@ -173,7 +198,7 @@ class S3Tree:
         out: dict[str, FileInfo] = {}
         unseen: list[str] = []
         for name, info in files.items():
-            meta = self.meta.get(info.key, info.etag)
+            meta = self.meta.get(info.key, info.etag, info.last_modified)
             if meta is not None:
                 out[name] = self._with_meta(info, meta)
             else:
@@ -194,6 +219,7 @@ class S3Tree:
             mode=meta.get("mode"),
             md5=meta.get("md5") or info.md5,
             content_type=meta.get("content_type") or info.content_type,
+            keep=tuple(sorted((meta.get("keep") or {}).items())),
         )
 
     def _head_quiet(self, key: str) -> FileInfo | None:
@@ -235,13 +261,15 @@ class S3Tree:
             "mode": parse_mode(user.get("mode")),
             "md5": md5,
             "content_type": resp.get("ContentType"),
+            **kept_meta(user),
         }
-        self.meta.put(key, etag, meta)
+        last_modified = resp["LastModified"].timestamp()
+        self.meta.put(key, etag, meta, last_modified)
         info = FileInfo(
             key=key,
             size=int(resp.get("ContentLength", 0)),
             etag=etag,
-            last_modified=resp["LastModified"].timestamp(),
+            last_modified=last_modified,
         )
         return self._with_meta(info, meta)
 
@@ -280,6 +308,35 @@ class S3Tree:
             return listing.dirs.get(name) or listing.files.get(name), seen
         return self.overlay.apply(raw).lookup(name), seen
 
+    def folder_date(self, dir_key: str) -> float:
+        """The date a folder shows, the same on every listing and after a restart; no S3 request.
+
+        From its own listing when cached (listing_date); else the one last shown
+        (kept in the MetaStore); else, for a folder never listed, its parent's date
+        (the listing that shows it), kept so that it stays; the share root with
+        nothing dated in it: the time it was first seen.
+        """
+        raw = self.listings.get(dir_key)
+        t = None
+        if raw is not None:
+            t = listing_date(self.overlay.apply(raw), self.meta.folder_date)
+        shown = self.meta.folder_date(dir_key)
+        if t is None:
+            if shown is not None:
+                return shown
+            if dir_key != self.prefix and dir_key.startswith(self.prefix):
+                # The parent's date as last shown (a Depth 1 answers the parent first),
+                # not recomputed for each of its never-listed subfolders.
+                parent = parent_and_name(dir_key)[0]
+                t = self.meta.folder_date(parent)
+                if t is None:
+                    t = self.folder_date(parent)
+            else:
+                t = time.time()
+        if shown != t:
+            self.meta.put_folder_date(dir_key, t)
+        return t
+
     def dir_marker_info(self, dir_key: str) -> FileInfo | None:
         """The folder's own marker object, when its listing is in hand."""
         raw = self.listings.get(dir_key)
@@ -288,11 +345,33 @@ class S3Tree:
         return self.overlay.apply(raw).own_marker
 
     # ------------------------------------------------------------------ writing
-    def file_metadata(self, mtime: float | None) -> dict[str, str]:
+    def file_metadata(
+        self, mtime: float | None, carried: dict[str, str] | None = None
+    ) -> dict[str, str]:
         return {
-            "mtime": format_mtime(mtime if mtime is not None else time.time()),
             "mode": str(FILE_MODE),
+            **(carried or {}),
+            "mtime": format_mtime(mtime if mtime is not None else time.time()),
         }
+
+    def carried_for(self, info: FileInfo | None) -> dict[str, str]:
+        """What a PUT over `info` keeps of its metadata (keys.carried_metadata).
+
+        Usually known from the listing (HEAD memo, own write). Only for an object
+        whose metadata was never read (`cache.head_unseen: false`, a failed HEAD)
+        does it cost one HEAD.
+        """
+        if info is None:
+            return {}
+        if not info.meta_known:
+            try:
+                info = self.head(info.key)
+            except ClientError as exc:
+                _log.warning("HEAD s3://%s/%s failed: %s", self.bucket, info.key, exc)
+                return {}
+            if info is None:
+                return {}
+        return carried_metadata(info.mode, dict(info.keep))
 
     def new_upload(
         self,
@@ -302,12 +381,14 @@ class S3Tree:
         mtime: float | None,
         expected_size: int | None = None,
         conditions: dict[str, str] | None = None,
+        carried: dict[str, str] | None = None,
     ) -> StreamingUpload:
         if content_type and content_type.split(";")[0].strip().lower() in IGNORED_TYPES:
             content_type = None  # curl's default for --data, not the file's type
         ctype = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
         if self.writeback is not None and not conditions:
-            return self.writeback.new_upload(self.bucket, key, ctype, self.file_metadata(mtime))
+            metadata = self.file_metadata(mtime, carried)
+            return self.writeback.new_upload(self.bucket, key, ctype, metadata)
         tee = None
         if self.content is not None:
             tee = self.content.new_tee(self.settings.multipart_threshold)
@@ -316,7 +397,7 @@ class S3Tree:
             self.bucket,
             key,
             content_type=ctype,
-            metadata=self.file_metadata(mtime),
+            metadata=self.file_metadata(mtime, carried),
             part_size=self.settings.part_size,
             threshold=self.settings.multipart_threshold,
             expected_size=expected_size,
@@ -504,6 +585,7 @@ class S3Tree:
                 "content_type": DIRECTORY_CONTENT_TYPE,
             }
             self.meta.put(dir_key, etag, meta)
+        self.meta.put_folder_date(dir_key, float(stamp))  # dated in its parent's listing at once
         self.overlay.put_dir(dir_key)
 
     def keep_parent(self, key: str) -> None:
@@ -688,7 +770,11 @@ class S3Tree:
         info = self.copy_object(src.key, dst_key, src.size)
         if src.meta_known:
             info = info.with_meta(
-                mtime=src.mtime, mode=src.mode, md5=src.md5, content_type=src.content_type
+                mtime=src.mtime,
+                mode=src.mode,
+                md5=src.md5,
+                content_type=src.content_type,
+                keep=src.keep,
             )
             self.meta.put(
                 dst_key,
@@ -698,6 +784,7 @@ class S3Tree:
                     "mode": src.mode,
                     "md5": src.md5,
                     "content_type": src.content_type,
+                    **kept_meta(dict(src.keep)),
                 },
             )
         self.overlay.put_file(info)
@@ -720,6 +807,7 @@ class S3Tree:
             "mode": parse_mode(metadata.get("mode")),
             "md5": md5,
             "content_type": content_type,
+            **kept_meta(metadata),
         }
         self.meta.put(info.key, new.etag, meta)
         new = self._with_meta(new, meta)
@@ -764,4 +852,6 @@ class S3Tree:
                 self.overlay.put_file(info)
         if not entries:
             self.make_dir(dst_dir)  # e.g. a folder that was only a `_$folder$` marker
+        else:  # the copy shows the source's date before it is listed
+            self.meta.put_folder_date(dst_dir, self.folder_date(src_dir))
         return copied, errors
