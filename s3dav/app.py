@@ -19,33 +19,34 @@ from cheroot import wsgi
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from s3dav.afterput import AfterPut
-from s3dav.auth import ReadOnlyShareGuard, ShareDomainController
-from s3dav.browser import DirBrowser, ShareIndex
-from s3dav.clientaddr import parse_networks
 from s3dav.config import Config, ConfigError, ListenError, Share
-from s3dav.contentcache import ContentCache
-from s3dav.errorpages import PlainErrorPrinter, RealmAuthenticator
-from s3dav.errorpages import install as install_error_pages
-from s3dav.faults import S3ErrorMapper, quiet_mapped_put_failures
-from s3dav.httpguard import DeferredHandshakeAdapter, GuardedServer, Limits
-from s3dav.lockguard import LockGuard
-from s3dav.metacache import MetaStore
-from s3dav.metrics import Metrics
-from s3dav.middleware import GatewayApp
-from s3dav.onewrite import OneWriteGateway
-from s3dav.partpool import PartPool
-from s3dav.props import SqlitePropertyManager
-from s3dav.provider import S3Provider
-from s3dav.quickhead import make_quick_head
-from s3dav.s3client import RequestCounter, S3Settings, make_client
-from s3dav.safety import SafeContent
-from s3dav.staleuploads import StaleUploadSweeper
-from s3dav.stores import StoreIdentity, normalize_endpoint, store_identity
-from s3dav.throttle import LoginThrottle
-from s3dav.tree import S3Tree, TreeSettings
-from s3dav.upload import PartChecksums, uploads_in_flight
-from s3dav.writeback import JournalInUse, WriteBack, read_record
+from s3dav.dav.browser import DirBrowser, ShareIndex
+from s3dav.dav.faults import S3ErrorMapper, quiet_mapped_put_failures
+from s3dav.dav.props import SqlitePropertyManager
+from s3dav.dav.provider import S3Provider
+from s3dav.dav.safety import SafeContent
+from s3dav.redis_url import parse_redis_url
+from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
+from s3dav.server.clientaddr import parse_networks
+from s3dav.server.errorpages import PlainErrorPrinter, RealmAuthenticator
+from s3dav.server.errorpages import install as install_error_pages
+from s3dav.server.httpguard import DeferredHandshakeAdapter, GuardedServer, Limits
+from s3dav.server.lockguard import LockGuard
+from s3dav.server.metrics import Metrics
+from s3dav.server.middleware import GatewayApp
+from s3dav.server.onewrite import OneWriteGateway
+from s3dav.server.throttle import LoginThrottle
+from s3dav.store.metacache import MetaStore
+from s3dav.store.quickhead import make_quick_head
+from s3dav.store.s3client import RequestCounter, S3Settings, make_client
+from s3dav.store.staleuploads import StaleUploadSweeper
+from s3dav.store.stores import StoreIdentity, normalize_endpoint, store_identity
+from s3dav.store.tree import S3Tree, TreeSettings
+from s3dav.transfer.afterput import AfterPut
+from s3dav.transfer.contentcache import ContentCache
+from s3dav.transfer.partpool import PartPool
+from s3dav.transfer.upload import PartChecksums, uploads_in_flight
+from s3dav.transfer.writeback import JournalInUse, WriteBack, read_record
 
 _log = logging.getLogger(__name__)
 
@@ -388,14 +389,14 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "max_lock_owner": cfg.locks["max_owner"],
         },
         "middleware_stack": [
-            SafeContent,  # s3dav/safety.py: user files cannot script the gateway's origin
-            PlainErrorPrinter,  # s3dav/errorpages.py: one-line error answers
+            SafeContent,  # s3dav/dav/safety.py: user files cannot script the gateway's origin
+            PlainErrorPrinter,  # s3dav/server/errorpages.py: one-line error answers
             S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
             RealmAuthenticator,  # WsgiDAV's: 429 for a refused login, one-line 401, realm s3dav
             ShareIndex,  # GET / with no share there: the user's shares
             ReadOnlyShareGuard,
-            LockGuard,  # s3dav/lockguard.py: LOCK timeout and owner size capped
-            DirBrowser,  # s3dav/browser.py: the listing page and ?davmount
+            LockGuard,  # s3dav/server/lockguard.py: LOCK timeout and owner size capped
+            DirBrowser,  # s3dav/dav/browser.py: the listing page and ?davmount
             RequestResolver,
         ],
         "block_size": 256 * 1024,
@@ -453,7 +454,7 @@ def shared_state(cfg: Config) -> SharedState | None:
         return None
     from s3dav import replicas
 
-    target = replicas.parse_redis_url(storage)
+    target = parse_redis_url(storage)
     client = replicas.redis_client(target)
     try:
         client.ping()
@@ -558,7 +559,7 @@ def share_lines(cfg: Config, stores: dict[StoreIdentity, Store], cache_dir: Path
 
 def make_server(gw: Gateway) -> wsgi.Server:
     cfg = gw.config
-    server = GuardedServer(  # s3dav/httpguard.py: bounded heads, strict framing
+    server = GuardedServer(  # s3dav/server/httpguard.py: bounded heads, strict framing
         (cfg.server["host"], cfg.server["port"]),
         gw.app,
         numthreads=cfg.server["threads"],

@@ -21,11 +21,11 @@ from botocore.exceptions import (
 )
 
 from s3dav.config import Config
-from s3dav.keys import FOLDER_SUFFIX
-from s3dav.listing import visible_name
-from s3dav.metrics import RESERVED_PATHS
+from s3dav.dav.provider import RESERVED_PATHS
 from s3dav.preflight import missing_extras, plain_http_basic_warning
-from s3dav.s3client import RequestCounter, make_client
+from s3dav.store.keys import FOLDER_SUFFIX
+from s3dav.store.listing import visible_name
+from s3dav.store.s3client import RequestCounter, make_client
 
 STALE_UPLOAD_AGE = 24 * 3600
 # /healthz, /readyz, /metrics are answered by the gateway at the server root.

@@ -65,7 +65,7 @@ def _flags(args: argparse.Namespace) -> dict:
 
 
 def _setup_logging(cfg: Config) -> None:
-    from s3dav.logs import configure
+    from s3dav.server.logs import configure
 
     configure(cfg.logging["level"], cfg.logging["format"])
 
@@ -95,8 +95,8 @@ def _use_embedded(cfg: Config) -> object:
 def cmd_serve(args) -> int:
     from s3dav.app import build_gateway, listen_problem, serve_forever
     from s3dav.embedded import MissingDemoExtra
-    from s3dav.memory import tune_malloc
     from s3dav.preflight import missing_extras, plain_http_basic_warning
+    from s3dav.server.memory import tune_malloc
 
     tune_malloc()  # before the big buffers of uploads and cache blocks come and go
     cfg = load(args.config, _flags(args))
@@ -132,7 +132,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_hash_password(_args) -> int:
-    from s3dav.auth import hash_password
+    from s3dav.server.auth import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")

@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
-from s3dav.auth import password_hash_problem
-from s3dav.clientaddr import parse_networks
-from s3dav.keys import BadPath, normalize_prefix
+from s3dav.redis_url import parse_redis_url
+from s3dav.server.auth import password_hash_problem
+from s3dav.server.clientaddr import parse_networks
+from s3dav.store.keys import BadPath, normalize_prefix
 
 
 class ConfigError(ValueError):
@@ -131,9 +132,10 @@ def parse_lock_storage(value: Any, key: str) -> str:
     text = parse_str(value, key).strip()
     if text == "memory":
         return text
-    from s3dav.replicas import parse_redis_url  # late: replicas imports this module
-
-    parse_redis_url(text, key)
+    try:
+        parse_redis_url(text)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
     return text
 
 

@@ -16,51 +16,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
-from s3dav.config import ConfigError
+from s3dav.redis_url import RedisTarget
 
 _log = logging.getLogger(__name__)
 
 CHANNEL = "s3dav:listing-changed"
 PROPS_PREFIX = "s3dav:props:"
-
-
-@dataclass(frozen=True)
-class RedisTarget:
-    host: str
-    port: int
-    db: int
-    password: str | None
-
-    def __str__(self) -> str:  # never shows the password
-        return f"redis://{self.host}:{self.port}/{self.db}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"//[^@/]*@", "//***@", url)
-
-
-def parse_redis_url(url: str, key: str = "locks.storage") -> RedisTarget:
-    """redis://[:password@]host[:port][/db] -> RedisTarget; one-line ConfigError otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme != "redis" or not parts.hostname:
-        raise ConfigError(f"{key}: expected memory or redis://host:port/db, got {redact(url)!r}")
-    try:
-        port = parts.port or 6379
-    except ValueError:
-        raise ConfigError(f"{key}: bad port in {redact(url)!r}") from None
-    db_text = parts.path.strip("/") or "0"
-    if not db_text.isdigit():
-        raise ConfigError(f"{key}: the database must be a number, got {db_text!r}")
-    password = unquote(parts.password) if parts.password else None
-    return RedisTarget(parts.hostname, port, int(db_text), password)
 
 
 def redis_client(target: RedisTarget):

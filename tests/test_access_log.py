@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from s3dav.logs import log_path
+from s3dav.server.logs import log_path
 
 
 def test_log_path_decodes_utf8_and_escapes_the_rest():

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from s3dav.auth import hash_password
+from s3dav.server.auth import hash_password
 from tests import security_setup
 from tests.helpers import TEST_ENV
 from tests.rawhttp import send_raw

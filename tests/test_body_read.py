@@ -19,7 +19,7 @@ import pytest
 from cheroot.makefile import StreamReader
 from cheroot.server import ChunkedRFile, KnownLengthRFile
 
-from s3dav.middleware import CountingInput, direct_read, direct_readinto
+from s3dav.server.middleware import CountingInput, direct_read, direct_readinto
 
 HEAD = b"PUT /f HTTP/1.1\r\nContent-Length: %d\r\n\r\n"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from s3dav.browser import Row, human_size, sort_rows
+from s3dav.dav.browser import Row, human_size, sort_rows
 
 CHROMIUM_FLAGS = [
     "--headless",

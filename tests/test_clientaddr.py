@@ -1,11 +1,11 @@
-"""The client address behind a reverse proxy (s3dav/clientaddr.py): pure logic."""
+"""The client address behind a reverse proxy (s3dav/server/clientaddr.py): pure logic."""
 
 from __future__ import annotations
 
 import pytest
 
-from s3dav.clientaddr import client_address, parse_hop, parse_networks
 from s3dav.config import ConfigError, parse_networks_list
+from s3dav.server.clientaddr import client_address, parse_hop, parse_networks
 
 TRUSTED = parse_networks(["127.0.0.1", "10.0.0.0/8", "fd00::/8"])
 

@@ -15,7 +15,7 @@ import urllib3
 import yaml
 
 from s3dav.config import load
-from s3dav.metrics import Metrics
+from s3dav.server.metrics import Metrics
 from tests.helpers import free_port, hrefs, stop_process
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from s3dav.pathguard import UnsafePath, parse_destination
+from s3dav.server.pathguard import UnsafePath, parse_destination
 from tests import security_setup
 from tests.rawhttp import send_raw
 from tests.security_setup import basic

@@ -14,7 +14,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from s3dav.auth import hash_password
+from s3dav.server.auth import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "<!-- run: tests/test_docs_commands.py -->"

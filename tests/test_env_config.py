@@ -9,8 +9,8 @@ import sys
 import pytest
 import yaml
 
-from s3dav.auth import hash_password
 from s3dav.config import SCHEMA, ConfigError, build, load
+from s3dav.server.auth import hash_password
 from tests.helpers import TEST_ENV
 
 ANN_HASH = hash_password("ann-env-password")

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from s3dav.errorpages import error_line, scrub_keys
+from s3dav.server.errorpages import error_line, scrub_keys
 from tests.rawhttp import send_raw
 from tests.security_setup import HASHES, PASSWORDS, basic
 

@@ -1,4 +1,4 @@
-"""HTTP framing and slow clients against the running gateway (issue 18, s3dav/httpguard.py).
+"""HTTP framing and slow clients against the running gateway (issue 18, s3dav/server/httpguard.py).
 
 - slowloris: sockets that trickle a request head hold no worker thread, and are
   answered 408 (or dropped) after `server.header_timeout`; normal clients are

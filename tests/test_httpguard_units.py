@@ -1,4 +1,4 @@
-"""s3dav/httpguard.py: its pure checks, and the cheroot internals it relies on.
+"""s3dav/server/httpguard.py: its pure checks, and the cheroot internals it relies on.
 
 The second half fails loudly when a cheroot upgrade changes what httpguard
 patches (the reader's buffer, the server's process_conn, the request's header
@@ -15,8 +15,8 @@ import pytest
 from cheroot import makefile, server, wsgi
 from cheroot.connections import ConnectionManager
 
-from s3dav import httpguard
-from s3dav.httpguard import chunk_size, framing_problem, head_length
+from s3dav.server import httpguard
+from s3dav.server.httpguard import chunk_size, framing_problem, head_length
 
 
 def test_head_length():

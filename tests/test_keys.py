@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from s3dav.keys import (
+from s3dav.store.keys import (
     BadPath,
     format_mtime,
     name_of_entry,
@@ -14,7 +14,7 @@ from s3dav.keys import (
     parse_mtime,
     path_to_key,
 )
-from s3dav.listing import build_listing, etag_md5
+from s3dav.store.listing import build_listing, etag_md5
 
 
 def test_path_to_key_basic():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from s3dav.lockguard import capped_timeout, owner_size
+from s3dav.server.lockguard import capped_timeout, owner_size
 
 LOCKINFO = (
     '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'

@@ -11,8 +11,8 @@ import string
 
 import requests
 
-from s3dav.clientaddr import local_caller, parse_networks
-from s3dav.metrics import method_label, status_label
+from s3dav.server.clientaddr import local_caller, parse_networks
+from s3dav.server.metrics import method_label, status_label
 
 
 def made_up_method(rng: random.Random) -> str:

@@ -1,6 +1,6 @@
 """The text-written PROPFIND answer is byte for byte what WsgiDAV's ElementTree path sends.
 
-Pure logic (no server): s3dav/multistatus.py against `util.add_property_response`
+Pure logic (no server): s3dav/dav/multistatus.py against `util.add_property_response`
 and `xml_tools.xml_to_bytes`, on hand-picked and on generated property lists
 (namespaces old and new, well-known prefixes, escaping, empty values, errors,
 nested element values with attributes and tails).
@@ -14,7 +14,7 @@ from wsgidav import util, xml_tools
 from wsgidav.dav_error import DAVError
 from wsgidav.xml_tools import etree
 
-from s3dav.multistatus import Multistatus, Unrenderable
+from s3dav.dav.multistatus import Multistatus, Unrenderable
 
 NAMES = [
     "{DAV:}getlastmodified",

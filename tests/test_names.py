@@ -14,8 +14,8 @@ import sys
 import unicodedata
 from urllib.parse import quote, unquote
 
-from s3dav.keys import tree_dest_keys
-from s3dav.listing import alternate_name, display_names, looks_alternate
+from s3dav.store.keys import tree_dest_keys
+from s3dav.store.listing import alternate_name, display_names, looks_alternate
 from tests.helpers import TEST_ENV, propfind
 from tests.test_client_rclone import rclone, remote
 

@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from s3dav.auth import hash_password
+from s3dav.server.auth import hash_password
 from tests.helpers import propfind
 
 

@@ -3,9 +3,9 @@
 import threading
 import time
 
-from s3dav.keylocks import KeyLocks
-from s3dav.listing import FileInfo, Listing
-from s3dav.overlay import Overlay
+from s3dav.store.keylocks import KeyLocks
+from s3dav.store.listing import FileInfo, Listing
+from s3dav.store.overlay import Overlay
 
 
 def _info(key, etag, t=None):
@@ -35,7 +35,7 @@ def test_put_file_if_never_undoes_a_newer_upload():
 def test_deleted_tree_hides_lagging_entries_until_rewritten():
     ov = Overlay()
     lagging = Listing(dir_key="", dirs={}, files={})
-    from s3dav.listing import DirInfo
+    from s3dav.store.listing import DirInfo
 
     lagging.dirs["gone"] = DirInfo(key="gone/")
     ov.delete_tree("gone/")
@@ -66,7 +66,7 @@ def test_key_locks_serialise_one_key_and_clean_up():
 
 def test_one_name_lookup_agrees_with_the_whole_merge():
     """apply(only=name), used by every single-path lookup, gives that name's full-merge entry."""
-    from s3dav.listing import DirInfo
+    from s3dav.store.listing import DirInfo
 
     ov = Overlay()
     old = 1000.0

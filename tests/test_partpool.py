@@ -1,4 +1,4 @@
-"""Part buffers kept between uploads (s3dav/partpool.py): reuse, bounds, expiry,
+"""Part buffers kept between uploads (s3dav/transfer/partpool.py): reuse, bounds, expiry,
 and two real multipart uploads through one pool with intact bodies."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import time
 
-from s3dav.partpool import PartPool
-from s3dav.upload import StreamingUpload
+from s3dav.transfer.partpool import PartPool
+from s3dav.transfer.upload import StreamingUpload
 
 MIB = 1024 * 1024
 

@@ -14,8 +14,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from s3dav.quickhead import FALLBACK, GIVE_UP_AFTER, QuickHead, plain_http_for
-from s3dav.s3client import RequestCounter, S3Settings, make_client
+from s3dav.store.quickhead import FALLBACK, GIVE_UP_AFTER, QuickHead, plain_http_for
+from s3dav.store.s3client import RequestCounter, S3Settings, make_client
 from tests.helpers import TEST_ENV
 
 KEYS = [

@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from s3dav.auth import basic_credentials_problem
-from s3dav.pathguard import foreign_destination, share_of
-from s3dav.xmlguard import XmlRefused, check_xml, guard_xml_body
+from s3dav.server.auth import basic_credentials_problem
+from s3dav.server.pathguard import foreign_destination, share_of
+from s3dav.server.xmlguard import XmlRefused, check_xml, guard_xml_body
 from tests.s3proxy import Touch, outside, touches
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from s3dav import spool as spool_mod
-from s3dav.contentcache import UploadTee
-from s3dav.spool import ALIGN, CHUNK, Spool, read_window
+from s3dav.transfer import spool as spool_mod
+from s3dav.transfer.contentcache import UploadTee
+from s3dav.transfer.spool import ALIGN, CHUNK, Spool, read_window
 
 MIB = 1024 * 1024
 

@@ -13,7 +13,7 @@ import sys
 import yaml
 
 from s3dav.app import describe_listen_error, errno_in
-from s3dav.auth import hash_password
+from s3dav.server.auth import hash_password
 from tests.helpers import TEST_ENV
 
 

@@ -1,10 +1,10 @@
-"""The login throttle's pure logic (s3dav/throttle.py), on an injected clock."""
+"""The login throttle's pure logic (s3dav/server/throttle.py), on an injected clock."""
 
 from __future__ import annotations
 
 import threading
 
-from s3dav.throttle import (
+from s3dav.server.throttle import (
     IN_FLIGHT_WAIT,
     KNOWN_ADDRESS_SECONDS,
     LoginThrottle,

@@ -39,8 +39,8 @@ def getlastmodified(xml_text: str) -> float:
 
 
 def test_representable_range_is_one_pure_rule():
-    from s3dav.keys import MAX_TIME, parse_mtime, representable_time
-    from s3dav.metacache import _valid_meta
+    from s3dav.store.keys import MAX_TIME, parse_mtime, representable_time
+    from s3dav.store.metacache import _valid_meta
 
     assert representable_time(0) == 0.0
     assert representable_time(MAX_TIME) == MAX_TIME

@@ -135,7 +135,7 @@ def test_uploads_wait_for_puts_to_pause_but_never_long_and_not_for_a_delete(
     make_gateway, bucket, proxy, s3
 ):
     """write_back_delay holds uploads while PUTs arrive; MAX_HOLD caps it; flush() skips it."""
-    from s3dav.writeback import MAX_HOLD
+    from s3dav.transfer.writeback import MAX_HOLD
 
     gw = make_gateway(
         bucket,

@@ -18,7 +18,7 @@ import requests
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
-from s3dav.safety import content_disposition, file_headers, is_active_name, is_active_type
+from s3dav.dav.safety import content_disposition, file_headers, is_active_name, is_active_type
 from tests.security_setup import HASHES, PASSWORDS
 
 CHROMIUM_ARGS = [

@@ -20,8 +20,8 @@ from wsgidav.dc.base_dc import BaseDomainController
 from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from s3dav.clientaddr import request_client
-from s3dav.throttle import Ticket
+from s3dav.server.clientaddr import request_client
+from s3dav.server.throttle import Ticket
 
 _log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""PROPFIND: WsgiDAV's handler, with the 207 body written by s3dav/multistatus.py.
+"""PROPFIND: WsgiDAV's handler, with the 207 body written by s3dav/dav/multistatus.py.
 
 The steps and checks are those of `RequestServer.do_PROPFIND` (wsgidav 4.4),
 in the same order; the resources give their properties as before
@@ -20,7 +20,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.xml_tools import etree
 
-from s3dav.multistatus import Multistatus, Unrenderable
+from s3dav.dav.multistatus import Multistatus, Unrenderable
 
 ALLPROP_BODY = "<D:propfind xmlns:D='DAV:'><D:allprop/></D:propfind>"
 PARSED_MAX = 256  # request bodies remembered as (mode, names)

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from s3dav.keys import FOLDER_SUFFIX, name_of_entry
+from s3dav.store.keys import FOLDER_SUFFIX, name_of_entry
 
 
 @dataclass(frozen=True)

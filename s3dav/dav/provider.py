@@ -27,8 +27,8 @@ from wsgidav.dav_error import (
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from wsgidav.xml_tools import etree
 
-from s3dav.contentcache import BlockReader
-from s3dav.keys import (
+from s3dav.dav.propfind import do_propfind
+from s3dav.store.keys import (
     BadPath,
     is_macos_metadata,
     parse_mtime,
@@ -36,13 +36,16 @@ from s3dav.keys import (
     representable_time,
     tree_dest_keys,
 )
-from s3dav.listing import DirInfo, FileInfo
-from s3dav.metrics import RESERVED_PATHS
-from s3dav.propfind import do_propfind
-from s3dav.reader import ObjectChanged, RangedReader
-from s3dav.tree import S3Tree
+from s3dav.store.listing import DirInfo, FileInfo
+from s3dav.store.tree import S3Tree
+from s3dav.transfer.contentcache import BlockReader
+from s3dav.transfer.reader import ObjectChanged, RangedReader
 
 _log = logging.getLogger(__name__)
+
+# The gateway's own endpoints (answered by server/middleware.py before WsgiDAV): no share
+# at "/" may hold a file of these names.
+RESERVED_PATHS = ("/healthz", "/readyz", "/metrics")
 
 RESOLVED = "s3dav.resolved"  # environ key: per-request memo of path -> resource
 CREATED = "s3dav.created"  # environ key: a natively handled COPY/MOVE made a new resource

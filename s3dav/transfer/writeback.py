@@ -40,8 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from s3dav.partpool import PartPool
-from s3dav.upload import PartChecksums, StreamingUpload, UploadResult, check_complete
+from s3dav.transfer.partpool import PartPool
+from s3dav.transfer.upload import PartChecksums, StreamingUpload, UploadResult, check_complete
 
 _log = logging.getLogger(__name__)
 

@@ -12,8 +12,6 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-RESERVED_PATHS = ("/healthz", "/readyz", "/metrics")
-
 # HTTP and WebDAV methods (RFC 9110, 4918, 3253, 5323, 5789) get their own label;
 # any other name a client makes up is counted as OTHER, so /metrics stays bounded.
 KNOWN_METHODS = frozenset(

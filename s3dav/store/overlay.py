@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from operator import methodcaller
 
-from s3dav.listing import DirInfo, FileInfo, Listing
+from s3dav.store.listing import DirInfo, FileInfo, Listing
 
 # S3's LastModified and our clock may disagree by a little.
 CLOCK_SLACK = 2.0

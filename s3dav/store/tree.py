@@ -19,10 +19,8 @@ from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
 
-from s3dav.afterput import AfterPut
-from s3dav.contentcache import ContentCache
-from s3dav.keylocks import KeyLocks
-from s3dav.keys import (
+from s3dav.store.keylocks import KeyLocks
+from s3dav.store.keys import (
     CARRIED_META,
     DIR_MODE,
     DIRECTORY_CONTENT_TYPE,
@@ -35,13 +33,15 @@ from s3dav.keys import (
     parse_mtime,
     tree_dest_keys,
 )
-from s3dav.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5, looks_alternate
-from s3dav.metacache import ListingCache, MetaStore
-from s3dav.overlay import Overlay
-from s3dav.partpool import PartPool
-from s3dav.quickhead import FALLBACK, QuickHead
-from s3dav.upload import PartChecksums, StreamingUpload, UploadResult
-from s3dav.writeback import BodyReader, Job, WriteBack, WriteBackUpload
+from s3dav.store.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5, looks_alternate
+from s3dav.store.metacache import ListingCache, MetaStore
+from s3dav.store.overlay import Overlay
+from s3dav.store.quickhead import FALLBACK, QuickHead
+from s3dav.transfer.afterput import AfterPut
+from s3dav.transfer.contentcache import ContentCache
+from s3dav.transfer.partpool import PartPool
+from s3dav.transfer.upload import PartChecksums, StreamingUpload, UploadResult
+from s3dav.transfer.writeback import BodyReader, Job, WriteBack, WriteBackUpload
 
 _log = logging.getLogger(__name__)
 

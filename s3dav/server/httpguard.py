@@ -421,7 +421,7 @@ class StrictChunkedRFile(server.ChunkedRFile):
     `bufsize` (cheroot read a whole chunk, of any size, into memory); trailers
     are read off the connection (cheroot left them to be parsed as the next
     request). Errors are ValueErrors starting "Bad chunked transfer", which
-    s3dav.faults answers 400.
+    s3dav.dav.faults answers 400.
     """
 
     def __init__(self, rfile, maxlen, bufsize=256 * 1024, max_trailer_bytes=64 * 1024):

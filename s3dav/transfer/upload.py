@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from s3dav.partpool import PartPool
+from s3dav.transfer.partpool import PartPool
 
 _log = logging.getLogger(__name__)
 

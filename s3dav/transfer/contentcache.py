@@ -28,8 +28,8 @@ from pathlib import Path
 import diskcache
 from botocore.exceptions import ClientError
 
-from s3dav.reader import ObjectChanged, ObjectReader
-from s3dav.spool import Spool
+from s3dav.transfer.reader import ObjectChanged, ObjectReader
+from s3dav.transfer.spool import Spool
 
 _log = logging.getLogger(__name__)
 

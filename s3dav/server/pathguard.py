@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote, unquote_to_bytes, urlparse, urlsplit
 from wsgidav.dav_error import DAVError
 from wsgidav.util import normalize_path
 
-from s3dav.keys import MAX_KEY_BYTES, BadPath, validate_segments
+from s3dav.store.keys import MAX_KEY_BYTES, BadPath, validate_segments
 
 
 class UnsafePath(ValueError):

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from wsgidav import util
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from s3dav.safety import OWN_PAGE
+from s3dav.dav.safety import OWN_PAGE
 
 DAVMOUNT = (
     '<?xml version="1.0" encoding="utf-8"?>\n'

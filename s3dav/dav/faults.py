@@ -24,8 +24,8 @@ from wsgidav.dav_error import (
 )
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from s3dav.provider import as_s3_error
-from s3dav.upload import IncompleteBody
+from s3dav.dav.provider import as_s3_error
+from s3dav.transfer.upload import IncompleteBody
 
 _log = logging.getLogger(__name__)
 

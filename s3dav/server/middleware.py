@@ -21,27 +21,27 @@ import logging
 import threading
 import time
 
-from s3dav.auth import basic_credentials_problem
-from s3dav.clientaddr import (
+from s3dav.dav.provider import CREATED, MTIME_ACCEPTED, RESERVED_PATHS, checksum_header
+from s3dav.server.auth import basic_credentials_problem
+from s3dav.server.clientaddr import (
     CLIENT_ADDR,
     Network,
     client_address,
     local_caller,
     request_client,
 )
-from s3dav.errorpages import one_line
-from s3dav.logs import log_path
-from s3dav.metrics import Metrics, method_label, status_label
-from s3dav.pathguard import (
+from s3dav.server.errorpages import one_line
+from s3dav.server.logs import log_path
+from s3dav.server.metrics import Metrics, method_label, status_label
+from s3dav.server.pathguard import (
     UnsafePath,
     canonical_destination,
     check_destination,
     check_raw_path,
     destination_refusal,
 )
-from s3dav.provider import CREATED, MTIME_ACCEPTED, checksum_header
-from s3dav.throttle import LoginThrottle
-from s3dav.xmlguard import XmlRefused, guard_xml_body
+from s3dav.server.throttle import LoginThrottle
+from s3dav.server.xmlguard import XmlRefused, guard_xml_body
 
 _access = logging.getLogger("s3dav.access")
 _log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class GatewayApp:
         started = time.monotonic()
         method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
-        if method in ("GET", "HEAD") and path in ("/healthz", "/readyz", "/metrics"):
+        if method in ("GET", "HEAD") and path in RESERVED_PATHS:
             yield from self._own_endpoint(path, method, environ, start_response)
             return
         # As the client asked: WsgiDAV moves a share's path into SCRIPT_NAME later.

@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from s3dav.s3client import RequestCounter
+from s3dav.store.s3client import RequestCounter
 
 _log = logging.getLogger(__name__)
 

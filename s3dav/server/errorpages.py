@@ -37,7 +37,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from s3dav.auth import LOGIN_REFUSED, ThrottledAuthenticator
+from s3dav.server.auth import LOGIN_REFUSED, ThrottledAuthenticator
 
 _log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Part buffers that outlive one upload, so the next upload need not map fresh memory.
 
-A fresh 8 MiB bytearray is fresh memory to the kernel (s3dav.memory sends every
+A fresh 8 MiB bytearray is fresh memory to the kernel (s3dav.server.memory sends every
 buffer of 1 MiB or more straight back to it): 2048 page faults and a zeroing
 pass, paid again by every upload for each of its first `upload_concurrency + 1`
 parts. The pool keeps buffers that finished their part, up to `keep` bytes,
