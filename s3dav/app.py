@@ -25,6 +25,7 @@ from s3dav.dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.dav.props import SqlitePropertyManager
 from s3dav.dav.provider import S3Provider
 from s3dav.dav.safety import SafeContent
+from s3dav.errors import is_denied, is_missing_bucket, s3_code
 from s3dav.redis_url import parse_redis_url
 from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.server.clientaddr import parse_networks
@@ -91,14 +92,13 @@ def check_buckets(client, shares: list[Share]) -> None:
         try:
             client.head_bucket(Bucket=share.bucket)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("404", "NoSuchBucket", "NotFound"):
+            if is_missing_bucket(exc):
                 raise ConfigError(f"bucket {share.bucket!r} does not exist") from None
-            if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            if is_denied(exc):
                 raise ConfigError(
                     f"bucket {share.bucket!r}: access denied (check the credentials)"
                 ) from None
-            raise ConfigError(f"bucket {share.bucket!r}: S3 answered {code}") from None
+            raise ConfigError(f"bucket {share.bucket!r}: S3 answered {s3_code(exc)}") from None
         except BotoCoreError as exc:
             raise ConfigError(f"cannot reach S3 for bucket {share.bucket!r}: {exc}") from None
 

@@ -72,7 +72,8 @@ def test_errors_are_one_line_naming_the_webdav_path(shared):
             "/ann/t.txt",
             {"auth": ANN, "data": b"x", "headers": {"X-OC-Mtime": "soon"}},
             400,
-            "400 Bad Request: PUT /ann/t.txt: invalid X-OC-Mtime header: 'soon'",
+            "400 Bad Request: PUT /ann/t.txt: invalid X-OC-Mtime header: 'soon'"
+            " (epoch seconds from 1970 to 9999 expected)",
         ),
     ]
     for method, path, kw, status, line in cases:

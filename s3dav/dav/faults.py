@@ -24,7 +24,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from s3dav.dav.provider import as_s3_error
+from s3dav.errors import WriteBackTimeout, classify
 from s3dav.transfer.upload import IncompleteBody
 
 _log = logging.getLogger(__name__)
@@ -37,13 +37,25 @@ ERROR_DESCRIPTIONS.setdefault(HTTP_REQUEST_TIMEOUT, "408 Request Timeout")
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
+def as_s3_error(exc: Exception, doing: str) -> DAVError:
+    """Turn an S3/network failure into a clear DAVError (never a bare 500 traceback).
+
+    The status and words come from the one table in s3dav/errors.py.
+    """
+    if isinstance(exc, DAVError):
+        return exc
+    failure = classify(exc)
+    return DAVError(failure.status, f"{doing}: {failure.reason}")
+
+
 def is_s3_failure(exc: BaseException | None) -> bool:
-    """Is this an error raised by botocore (an S3 answer or a network failure)?"""
+    """Is this a failure of S3 or of the way to it (a botocore error, or journalled
+    uploads that did not reach S3 in time)?"""
     if exc is None:
         return False
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return isinstance(exc, BotoCoreError | ClientError)
+    return isinstance(exc, BotoCoreError | ClientError | WriteBackTimeout)
 
 
 def is_disk_full(exc: BaseException | None) -> bool:

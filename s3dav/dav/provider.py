@@ -20,14 +20,15 @@ from wsgidav.dav_error import (
     HTTP_FORBIDDEN,
     HTTP_INTERNAL_ERROR,
     HTTP_NOT_FOUND,
-    HTTP_PRECONDITION_FAILED,
     DAVError,
     PRECONDITION_CODE_PropfindFiniteDepth,
 )
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from wsgidav.xml_tools import etree
 
+from s3dav.dav.faults import as_s3_error
 from s3dav.dav.propfind import do_propfind
+from s3dav.errors import is_not_found
 from s3dav.store.keys import (
     BadPath,
     is_macos_metadata,
@@ -80,17 +81,17 @@ def checksums_element(md5_hex: str):
 def client_mtime(environ: dict) -> float | None:
     """The modification time a client asked for with X-OC-Mtime (rclone, ownCloud).
 
-    400 naming the path when it is no number or no representable time (keys.MAX_TIME).
+    400 when it is no number or no representable time (keys.MAX_TIME); the error
+    line names the request's path (server/errorpages.py).
     """
     value = environ.get("HTTP_X_OC_MTIME")
     if value is None:
         return None
     t = parse_mtime(value)
     if t is None:
-        path = environ.get("PATH_INFO", "")
         raise DAVError(
             HTTP_BAD_REQUEST,
-            f"invalid X-OC-Mtime header for {path}: {value[:40]!r} "
+            f"invalid X-OC-Mtime header: {value[:40]!r} "
             "(epoch seconds from 1970 to 9999 expected)",
         )
     return t
@@ -318,39 +319,6 @@ def child_key(dir_key: str, name: str, *, collection: bool = False) -> str:
         raise DAVError(HTTP_BAD_REQUEST, f"bad name {name!r}: {exc}") from exc
 
 
-def as_s3_error(exc: Exception, doing: str) -> DAVError:
-    """Turn an S3/network failure into a clear DAVError (never a bare 500 traceback)."""
-    if isinstance(exc, DAVError):
-        return exc
-    from botocore.exceptions import (
-        ClientError,
-        ConnectionError,
-        HTTPClientError,
-        ReadTimeoutError,
-    )
-
-    if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in ("PreconditionFailed",) or status == 412:
-            return DAVError(HTTP_PRECONDITION_FAILED, f"{doing}: precondition failed")
-        if code in ("NoSuchKey", "404") and exc.operation_name in (
-            "PutObject",
-            "CompleteMultipartUpload",
-        ):
-            # a write answers NoSuchKey only when its IfMatch names a missing object
-            return DAVError(HTTP_PRECONDITION_FAILED, f"{doing}: the object no longer exists")
-        if code in ("AccessDenied",) or status == 403:
-            return DAVError(HTTP_FORBIDDEN, f"{doing}: S3 denied access")
-        if status in (500, 502, 503, 504) or code in ("SlowDown", "ServiceUnavailable"):
-            return DAVError(503, f"{doing}: S3 is unavailable ({code})")
-        return DAVError(HTTP_INTERNAL_ERROR, f"{doing}: S3 error {code}")
-    if isinstance(exc, ConnectionError | ReadTimeoutError | HTTPClientError):
-        # refused, reset, timed out: all retries spent (botocore retried already)
-        return DAVError(503, f"{doing}: S3 is unreachable")
-    return DAVError(HTTP_INTERNAL_ERROR, f"{doing}: {type(exc).__name__}")
-
-
 class _Common:
     """Bits shared by files and collections."""
 
@@ -502,8 +470,6 @@ class S3File(_Common, DAVNonCollection):
         the new version and try again, so that headers and bytes always belong
         to one version. False: the object is gone.
         """
-        from botocore.exceptions import ClientError
-
         for attempt in range(attempts):
             try:
                 if attempt and not self.environ.get("HTTP_RANGE"):
@@ -523,11 +489,9 @@ class S3File(_Common, DAVNonCollection):
                 if info is None:
                     return False
                 self.info = info
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                    return False
-                raise as_s3_error(exc, f"reading {self.path}") from exc
             except Exception as exc:
+                if is_not_found(exc):
+                    return False
                 raise as_s3_error(exc, f"reading {self.path}") from exc
         raise DAVError(503, f"reading {self.path}: it keeps changing; try again")
 

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
 
+from s3dav.errors import is_not_found
 from s3dav.store.keylocks import KeyLocks
 from s3dav.store.keys import (
     CARRIED_META,
@@ -102,12 +103,6 @@ def listing_date(listing: Listing, remembered: Callable[[str], float | None]) ->
 def copy_part_size(size: int, part_size: int) -> int:
     """UploadPartCopy part size: at least part_size, at most 512 MiB, about ten parts."""
     return max(part_size, min(COPY_PART_MAX, size // 10))
-
-
-def error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 class S3Tree:
@@ -241,7 +236,7 @@ class S3Tree:
         try:
             resp = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if is_not_found(exc):
                 return None
             raise
         return self.info_from_response(key, resp)

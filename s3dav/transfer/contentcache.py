@@ -28,6 +28,7 @@ from pathlib import Path
 import diskcache
 from botocore.exceptions import ClientError
 
+from s3dav.errors import is_changed
 from s3dav.transfer.reader import ObjectChanged, ObjectReader
 from s3dav.transfer.spool import Spool
 
@@ -373,8 +374,7 @@ class BlockReader(ObjectReader):
         try:
             resp = self.client.get_object(**kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "412"):
+            if is_changed(exc):
                 other = self.cache.same_as(self.bucket, self.key, self.etag)
                 if other and other != self.etag:  # only our own MD5 self-copy: same bytes
                     self.etag = other

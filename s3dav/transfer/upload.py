@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from s3dav.errors import s3_code, s3_status
 from s3dav.transfer.partpool import PartPool
 
 _log = logging.getLogger(__name__)
@@ -119,15 +120,14 @@ class PartChecksums:
 
     def refused(self, exc: ClientError) -> bool:
         """True (and off from now on) when `exc` is a store refusing the checksum."""
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code, status = s3_code(exc), s3_status(exc)
         if not self.enabled or (
-            error.get("Code") not in CHECKSUM_REFUSED and status not in CHECKSUM_REFUSED_STATUS
+            code not in CHECKSUM_REFUSED and status not in CHECKSUM_REFUSED_STATUS
         ):
             return False
         _log.warning(
             "the S3 store refused part checksums (%s %s); uploads go on without them",
-            status, error.get("Code", ""),
+            status, code,
         )  # fmt: skip
         self.enabled = False
         return True

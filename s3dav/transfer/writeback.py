@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from s3dav.errors import WriteBackTimeout
 from s3dav.transfer.partpool import PartPool
 from s3dav.transfer.upload import PartChecksums, StreamingUpload, UploadResult, check_complete
 
@@ -367,7 +368,9 @@ class WriteBack:
                 ):
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise TimeoutError(f"uploads below s3://{bucket}/{prefix} still pending")
+                        raise WriteBackTimeout(
+                            f"uploads below s3://{bucket}/{prefix} still pending"
+                        )
                     self._lock.wait(min(left, 1.0))
             finally:
                 self._urgent -= 1
