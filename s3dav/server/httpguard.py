@@ -107,6 +107,23 @@ def framing_problem(
     return None
 
 
+def shown_target(method: bytes, uri: bytes, limit: int = 256) -> str:
+    """`METHOD /path` as sent, in printable ASCII, for a refusal's reason.
+
+    cheroot writes its refusals' text as latin-1: a path it has percent-decoded
+    (`%cc%81`, an overlong `%e0%80%ae` read as U+FFFD) cannot be written that way,
+    and the refusal became an empty 500. Bytes outside printable ASCII are shown
+    percent-encoded instead; the query is left out and a long path cut short.
+    """
+    path = uri.split(b"?", 1)[0].split(b"#", 1)[0]
+    shown = "".join(_ascii(c) for c in method[:20]) + " " + "".join(_ascii(c) for c in path)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def _ascii(byte: int) -> str:
+    return chr(byte) if 0x21 <= byte <= 0x7E else f"%{byte:02x}"
+
+
 def chunk_size(line: bytes) -> int:
     """The size on a chunk-size line; ValueError (answered 400) for anything but 1-16 hex digits."""
     m = CHUNK_SIZE_LINE.fullmatch(line)
@@ -497,9 +514,16 @@ class GuardedRequest(server.HTTPRequest):
     def read_request_headers(self):
         self.inheaders = FramingHeaders()
         self.inheaders.http10 = getattr(self, "request_protocol", b"") == b"HTTP/1.0"
-        method, path = getattr(self, "method", b""), getattr(self, "path", b"")
-        self.inheaders.target = f"{method.decode('latin-1')} {path.decode('utf-8', 'replace')}"
+        self.inheaders.target = shown_target(
+            getattr(self, "method", b""), getattr(self, "uri", b"")
+        )
         return super().read_request_headers()
+
+    def simple_response(self, status, msg=""):
+        """cheroot's simple_response, with text it cannot write as latin-1 escaped, not a 500."""
+        if isinstance(msg, str):
+            msg = msg.encode("latin-1", "backslashreplace")
+        return super().simple_response(status, msg)
 
     def respond(self):
         """cheroot's respond with StrictChunkedRFile (413s were checked with the headers)."""
