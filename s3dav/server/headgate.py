@@ -76,7 +76,8 @@ def refusal(status: str, reason: str) -> bytes:
     body = f"{status}: {reason}\n".encode()
     head = (
         f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Length: {len(body)}\r\nX-Content-Type-Options: nosniff\r\n"
+        "Connection: close\r\n\r\n"
     )
     return head.encode() + body
 
