@@ -232,6 +232,7 @@ class GatewayApp:
                     [
                         ("Content-Type", "text/plain; charset=utf-8"),
                         ("Content-Length", str(len(body))),
+                        ("X-Content-Type-Options", "nosniff"),
                         *extra_headers,
                     ],
                 )
@@ -253,6 +254,7 @@ class GatewayApp:
                     [
                         ("Content-Type", "text/plain; charset=utf-8"),
                         ("Content-Length", str(len(body))),
+                        ("X-Content-Type-Options", "nosniff"),
                     ],
                 )
                 state["bytes"] = len(body)
@@ -375,6 +377,7 @@ class GatewayApp:
             ("Content-Type", ctype),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
         ]
         if status.startswith("503"):
             headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
