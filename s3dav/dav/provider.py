@@ -525,10 +525,10 @@ class S3File(_Common, DAVNonCollection):
             content_type=content_type,
             mtime=mtime,
             expected_size=expected,
+            exact_size=exact,
             conditions=conditions,
             carried=carried,
         )
-        self._upload.exact_size = exact
         if mtime is not None:
             environ[MTIME_ACCEPTED] = True
         return PutBody(self._upload, environ)
