@@ -39,7 +39,7 @@ from s3dav.store.keys import (
 )
 from s3dav.store.listing import DirInfo, FileInfo
 from s3dav.store.tree import S3Tree
-from s3dav.transfer.contentcache import BlockReader
+from s3dav.transfer.blockreader import BlockReader
 from s3dav.transfer.reader import ObjectChanged, RangedReader
 
 _log = logging.getLogger(__name__)

@@ -6,6 +6,11 @@ Memory is bounded by (in-flight parts + 1) x part size, whatever the file size.
 Nothing is visible in S3 until the final PutObject/CompleteMultipartUpload, so a
 failed or abandoned upload leaves the old object as it was.
 
+Longer than ~400 lines on purpose: it is one state machine (buffer, then one
+PutObject or a multipart upload) whose steps share one upload's fields, and
+it reads best whole. What uploads share is in uploads.py, part checksums in
+partchecks.py, part buffers in partpool.py.
+
 Concurrency (as rclone's vfscache/item.go states its own):
 - Threads. One request thread owns a `StreamingUpload`: it alone calls write,
   fill_from, close and abort, and it alone touches `_chunks`, `_part`, `_fill`,
