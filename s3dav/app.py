@@ -45,9 +45,11 @@ from s3dav.store.stores import StoreIdentity, normalize_endpoint, store_identity
 from s3dav.store.tree import S3Tree, TreeSettings
 from s3dav.transfer.afterput import AfterPut
 from s3dav.transfer.contentcache import ContentCache
+from s3dav.transfer.journal import JournalInUse, read_record
+from s3dav.transfer.partchecks import PartChecksums
 from s3dav.transfer.partpool import PartPool
-from s3dav.transfer.upload import PartChecksums, uploads_in_flight
-from s3dav.transfer.writeback import JournalInUse, WriteBack, read_record
+from s3dav.transfer.uploads import InFlightUploads
+from s3dav.transfer.writeback import WriteBack
 
 _log = logging.getLogger(__name__)
 
@@ -256,6 +258,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     counter.duration_listeners.append(metrics.on_s3_duration)
     threads = cfg.server["threads"]
     client = make_client(s3_settings(cfg), counter, pool_size=threads + 32)
+    in_flight = InFlightUploads()  # this gateway's multipart uploads: never swept as stale
     sweeper = None
     if cfg.s3["abort_stale_uploads_after"] > 0:
         sweeper = StaleUploadSweeper(
@@ -263,7 +266,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             [(share.bucket, share.prefix) for share in cfg.shares],
             older_than=cfg.s3["abort_stale_uploads_after"],
             every=cfg.s3["abort_stale_uploads_every"],
-            keep=uploads_in_flight,
+            keep=in_flight.ids,
         )
     if check:
         check_buckets(client, cfg.shares)
@@ -307,6 +310,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             metrics=metrics,
             checksums=checksums,
             part_pool=part_pool,
+            in_flight=in_flight,
         )
 
     try:
@@ -346,6 +350,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             after_put=after_put,
             checksums=checksums,
             part_pool=part_pool,
+            in_flight=in_flight,
         )
         tree.listings.on_hit = metrics.cache_hits.labels(cache="listing").inc
         tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc

@@ -25,7 +25,7 @@ from wsgidav.dav_error import (
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from s3dav.errors import WriteBackTimeout, classify
-from s3dav.transfer.upload import IncompleteBody
+from s3dav.transfer.uploads import IncompleteBody
 
 _log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from s3dav.store.keys import (
 )
 from s3dav.store.listing import DirInfo, FileInfo
 from s3dav.store.tree import S3Tree
-from s3dav.transfer.contentcache import BlockReader
+from s3dav.transfer.blockreader import BlockReader
 from s3dav.transfer.reader import ObjectChanged, RangedReader
 
 _log = logging.getLogger(__name__)
@@ -525,10 +525,10 @@ class S3File(_Common, DAVNonCollection):
             content_type=content_type,
             mtime=mtime,
             expected_size=expected,
+            exact_size=exact,
             conditions=conditions,
             carried=carried,
         )
-        self._upload.exact_size = exact
         if mtime is not None:
             environ[MTIME_ACCEPTED] = True
         return PutBody(self._upload, environ)

@@ -42,6 +42,7 @@ from s3dav.transfer.afterput import AfterPut
 from s3dav.transfer.contentcache import ContentCache
 from s3dav.transfer.partpool import PartPool
 from s3dav.transfer.upload import PartChecksums, StreamingUpload, UploadResult
+from s3dav.transfer.uploads import Body, InFlightUploads, Upload, UploadTarget, UploadTuning
 from s3dav.transfer.writeback import BodyReader, Job, WriteBack, WriteBackUpload
 
 _log = logging.getLogger(__name__)
@@ -121,8 +122,10 @@ class S3Tree:
         after_put: AfterPut | None = None,
         checksums: PartChecksums | None = None,
         part_pool: PartPool | None = None,
+        in_flight: InFlightUploads | None = None,
     ) -> None:
         self.client = client
+        self.in_flight = in_flight  # the gateway's multipart uploads being sent
         self.checksums = checksums or PartChecksums(enabled=False)
         self.part_pool = part_pool  # part buffers shared by the process's uploads
         self.quick_head = quick_head
@@ -375,40 +378,42 @@ class S3Tree:
         content_type: str | None,
         mtime: float | None,
         expected_size: int | None = None,
+        exact_size: int | None = None,
         conditions: dict[str, str] | None = None,
         carried: dict[str, str] | None = None,
-    ) -> StreamingUpload:
+    ) -> Upload:
         if content_type and content_type.split(";")[0].strip().lower() in IGNORED_TYPES:
             content_type = None  # curl's default for --data, not the file's type
         ctype = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
         if self.writeback is not None and not conditions:
             metadata = self.file_metadata(mtime, carried)
-            return self.writeback.new_upload(self.bucket, key, ctype, metadata)
+            return self.writeback.new_upload(
+                self.bucket, key, ctype, metadata, exact_size=exact_size
+            )
         tee = None
         if self.content is not None:
             tee = self.content.new_tee(self.settings.multipart_threshold)
-        upload = StreamingUpload(
-            self.client,
-            self.bucket,
-            key,
-            content_type=ctype,
-            metadata=self.file_metadata(mtime, carried),
+        metadata = self.file_metadata(mtime, carried)
+        tuning = UploadTuning(
             part_size=self.settings.part_size,
             threshold=self.settings.multipart_threshold,
-            expected_size=expected_size,
-            executor=self.executor,
-            max_inflight=self.settings.upload_concurrency,
-            conditions=conditions,
+            concurrency=self.settings.upload_concurrency,
             checksums=self.checksums,
-            # With post-answer work and a copy of the body, a multipart body is
-            # hashed from that copy after the answer (_record_multipart).
-            hash_md5=self.after_put is None or tee is None,
             buffers=self.part_pool,
+            executor=self.executor,
+            in_flight=self.in_flight,
         )
-        upload.tee = tee
-        upload.commit_lock = self._commit_locks.lock(key)
-        upload.on_commit = self._record_commit
-        return upload
+        # With post-answer work and a copy of the body, a multipart body is
+        # hashed from that copy after the answer (_record_multipart).
+        hash_md5 = self.after_put is None or tee is None
+        return StreamingUpload(
+            UploadTarget(self.client, self.bucket, key, ctype, metadata, conditions or {}),
+            tuning,
+            Body(expected_size=expected_size, exact_size=exact_size, hash_md5=hash_md5),
+            tee=tee,
+            commit_lock=self._commit_locks.lock(key),
+            on_commit=self._record_commit,
+        )
 
     def _record_commit(self, upload: StreamingUpload) -> None:
         """Inside the key's commit lock: the overlay shows what S3 now holds."""
@@ -646,7 +651,7 @@ class S3Tree:
         meta = own_file_meta(job.metadata, job.md5_hex, job.content_type)
         self.overlay.put_file(
             self._with_meta(
-                FileInfo(key=job.key, size=job.size, etag=job.etag, last_modified=job.created),
+                FileInfo(key=job.key, size=job.size, etag=job.md5_hex, last_modified=job.created),
                 meta,
             )
         )
