@@ -414,3 +414,16 @@ def test_browser_makes_a_link_and_a_fresh_context_opens_it(links, s3):
         finally:
             browser.close()
     assert set(keys(s3, bucket)) == set(SEED)
+
+
+def test_link_password_guesses_are_throttled(s3, moto, make_gateway, bucket):
+    for key, data in SEED.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+    config = share_config(moto.url, bucket)
+    config["server"] = {"login_max_failures": 3, "login_delay": "0.01s", "login_block": "1h"}
+    gw = make_gateway(config=config)
+    url = make_link(gw, "/ann/a.txt", "file", password="right one")
+    answers = [requests.get(url, auth=("", f"guess-{i}"), timeout=30).status_code for i in range(4)]
+    assert answers == [403, 403, 403, 429]
+    # blocked: even the right password waits now, from this address
+    assert requests.get(url, auth=("", "right one"), timeout=30).status_code == 429

@@ -62,6 +62,7 @@ from s3dav.server.linktokens import (
     same_origin,
     verify_token,
 )
+from s3dav.server.throttle import Ticket
 from s3dav.store.keys import BadPath, validate_segments
 
 _log = logging.getLogger(__name__)
@@ -484,7 +485,7 @@ class ShareLinks(BaseMiddleware):
         ticket = None
         if self.throttle is not None:
             ticket = self.throttle.reserve(addr, who)
-            if not hasattr(ticket, "addr"):
+            if not isinstance(ticket, Ticket):
                 raise Answer(
                     "429 Too Many Requests",
                     "too many wrong passwords; try again later",
