@@ -21,6 +21,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from s3dav.config import Config, ConfigError, ListenError, Share
 from s3dav.dav.browser import DirBrowser, ShareIndex
+from s3dav.dav.directget import DirectDownloads, DirectRule
 from s3dav.dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.dav.props import SqlitePropertyManager
 from s3dav.dav.provider import S3Provider
@@ -32,10 +33,12 @@ from s3dav.server.clientaddr import parse_networks
 from s3dav.server.errorpages import PlainErrorPrinter, RealmAuthenticator
 from s3dav.server.errorpages import install as install_error_pages
 from s3dav.server.httpguard import DeferredHandshakeAdapter, GuardedServer, Limits
+from s3dav.server.linkstore import LinkStore
 from s3dav.server.lockguard import LockGuard
 from s3dav.server.metrics import Metrics
 from s3dav.server.middleware import GatewayApp
 from s3dav.server.onewrite import OneWriteGateway
+from s3dav.server.sharelinks import ShareInfo, ShareLinks, link_settings
 from s3dav.server.throttle import LoginThrottle
 from s3dav.store.metacache import MetaStore
 from s3dav.store.quickhead import make_quick_head
@@ -371,6 +374,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     )
     quiet_mapped_put_failures()
     install_error_pages()
+    links_and_downloads = share_links_setup(cfg, cache_dir, providers, closers)
     wsgidav_config = {
         "provider_mapping": providers,
         "property_manager": None,  # one per store, set on each provider below
@@ -392,8 +396,10 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "inline_active_shares": [s.path for s in cfg.shares if s.inline_active_content],
             "max_lock_timeout": int(cfg.locks["max_timeout"]),
             "max_lock_owner": cfg.locks["max_owner"],
+            **links_and_downloads,  # share_links, direct_downloads (issue 17)
         },
         "middleware_stack": [
+            ShareLinks,  # s3dav/server/sharelinks.py: /_s3dav/links and /_s3dav/s/ (own auth)
             SafeContent,  # s3dav/dav/safety.py: user files cannot script the gateway's origin
             PlainErrorPrinter,  # s3dav/server/errorpages.py: one-line error answers
             S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
@@ -401,6 +407,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             ShareIndex,  # GET / with no share there: the user's shares
             ReadOnlyShareGuard,
             LockGuard,  # s3dav/server/lockguard.py: LOCK timeout and owner size capped
+            DirectDownloads,  # s3dav/dav/directget.py: `downloads: redirect` -> 302 to S3
             DirBrowser,  # s3dav/dav/browser.py: the listing page and ?davmount
             RequestResolver,
         ],
@@ -441,6 +448,35 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         gw.closers.append(shared.bus.close)
         _log.info("replica mode: locks, dead properties and listing changes via %s", shared.target)
     return gw
+
+
+def share_links_setup(cfg: Config, cache_dir: Path, providers: dict, closers: list) -> dict:
+    """config["s3dav"] entries of issue 17: the share links and the direct-download rules."""
+    key = cfg.share_links.get("key")
+    store = None
+    if key:
+        store = LinkStore(
+            cache_dir / "sharelinks.sqlite3", max_per_user=cfg.share_links["max_per_user"]
+        )
+        closers.append(store.close)
+    shares = {
+        s.path: ShareInfo(s.path, share_identity(cfg, s).text, tuple(s.users), s.read_only)
+        for s in cfg.shares
+    }
+    settings = link_settings(
+        key=key,
+        max_seconds=cfg.share_links.get("max_expiry", 30 * 86400),
+        store=store,
+        shares=shares,
+        providers=providers,
+        users=cfg.users,
+    )
+    direct = {
+        s.path: DirectRule(s.redirect_threshold, int(s.redirect_expiry), s.inline_active_content)
+        for s in cfg.shares
+        if s.downloads == "redirect"
+    }
+    return {"share_links": settings, "direct_downloads": direct}
 
 
 @dataclass
