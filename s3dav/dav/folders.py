@@ -29,9 +29,6 @@ class S3Collection(S3Resource, DAVCollection):
         self.dir_key = info.key
 
     # -- live properties ----------------------------------------------------------
-    def _marker(self) -> FileInfo | None:
-        return self.info.marker or self.tree.dir_marker_info(self.dir_key)
-
     def get_last_modified(self):
         """Never None (S3Tree.folder_date); asked for by several properties, computed once
         per resource until its own listing is read (which may date it better)."""
@@ -54,7 +51,7 @@ class S3Collection(S3Resource, DAVCollection):
         self.provider.check_writable()
         if self.dir_key == self.tree.prefix:
             return True  # the share root has no marker of its own
-        marker = self._marker()
+        marker = self.tree.dir_marker_info(self.dir_key)
         if marker is not None and marker.mtime is not None and abs(marker.mtime - t) < 1:
             return True
         try:
@@ -192,12 +189,6 @@ class S3Collection(S3Resource, DAVCollection):
             raise as_s3_error(exc, f"creating {dest_path}") from exc
         self._props_copy(dest_path, move=is_move, children=False)
         forget_resolved(self.environ)
-
-    def support_recursive_move(self, dest_path):
-        return True
-
-    def move_recursive(self, dest_path):
-        return self._copy_tree(dest_path, move=True)
 
     def handle_copy(self, dest_path, *, depth_infinity):
         if not depth_infinity:
