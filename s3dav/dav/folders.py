@@ -14,7 +14,7 @@ from s3dav.dav.conventions import client_mtime, requested_time
 from s3dav.dav.faults import as_s3_error
 from s3dav.dav.files import S3File
 from s3dav.dav.request import RESOLVED, forget_resolved
-from s3dav.store.keys import tree_dest_keys
+from s3dav.store.keys import FOLDER_SUFFIX, tree_dest_keys
 from s3dav.store.listing import DirInfo, FileInfo
 
 if TYPE_CHECKING:
@@ -55,10 +55,9 @@ class S3Collection(S3Resource, DAVCollection):
         if marker is not None and marker.mtime is not None and abs(marker.mtime - t) < 1:
             return True
         try:
-            self.tree.make_dir(self.dir_key, t)
+            self.tree.set_dir_mtime(self.dir_key, t)
         except Exception as exc:
             raise as_s3_error(exc, f"setting the time of {self.path}") from exc
-        self.tree.listings.invalidate(self.dir_key)  # its cached marker has the old time
         self.__dict__.pop("_date", None)
         forget_resolved(self.environ)
         return True
@@ -74,10 +73,9 @@ class S3Collection(S3Resource, DAVCollection):
             if own:
                 listing = self.tree.listing(self.dir_key)
             else:
-                raw = self.tree.listings.get(self.dir_key)
-                if raw is None:
+                listing = self.tree.cached_listing(self.dir_key)
+                if listing is None:
                     return None
-                listing = self.tree.overlay.apply(raw)
         except Exception:  # noqa: BLE001 - a quota figure must not fail PROPFIND
             return None
         return sum(f.size for f in listing.files.values())
@@ -207,54 +205,75 @@ class S3Collection(S3Resource, DAVCollection):
             return self.get_href()
         return self.get_href().rstrip("/") + "/" + util.quote(rel)
 
-    def _copy_tree(self, dest_path: str, *, move: bool):
-        """Server-side copy of the whole folder; a move deletes only what was copied."""
-        self.provider.check_writable(util.get_uri_name(dest_path), dest_path)
-        if move:
-            self.provider.check_writable()
-        dst_dir = self._dest_key(dest_path, collection=True)
-        if dst_dir.startswith(self.dir_key):
-            raise DAVError(HTTP_FORBIDDEN, f"{dest_path} is {self.path} or below it")
+    def _copy_tree(self, dest_path: str, *, move: bool) -> list:
+        """Server-side copy of the whole folder; a move deletes only what was copied.
+
+        (href, DAVError) of each member that failed, for a 207; [] when all went.
+        """
+        dst_dir = self._tree_dest_key(dest_path)
         dest = self.provider.get_resource_inst(dest_path, self.environ)
         try:
-            # Keys already at the destination that the copy will not overwrite
-            # must go (RFC 4918 9.8.4), but only after the copy succeeded.
-            old_dest_keys = []
-            if dest is not None and dest.is_collection:
-                old_dest_keys = [e["Key"] for e in self.tree.list_all(dst_dir)]
-            if move:
-                self.tree.keep_parent(self.dir_key)
-            copied, errors = self.tree.copy_tree(self.dir_key, dst_dir)
-            if errors:
-                # 207 naming each member that failed. Nothing is deleted: every
-                # source stays, so a repeat of the request completes the job.
-                return [
-                    (self._member_href(k), as_s3_error(exc, f"copying {k}")) for k, exc in errors
-                ]
-            new_keys = set(tree_dest_keys(copied, self.dir_key, dst_dir).values())
-            stale = [k for k in old_dest_keys if k not in new_keys]
-            if dest is not None and not dest.is_collection:
-                stale.append(dest.key)
-            if stale:
-                self.tree.delete_keys(stale)
-                for k in stale:
-                    self.tree.overlay.delete_file(k)
-            if dest is not None:
-                dest.remove_all_properties(recursive=True)
-            if move:
-                failed = self.tree.delete_keys(copied + [self.dir_key.rstrip("/") + "_$folder$"])
-                if failed:
-                    return [
-                        (self._member_href(k), DAVError(HTTP_INTERNAL_ERROR, f"{k}: {r}"))
-                        for k, r in failed
-                    ]
-                self.tree.overlay.delete_tree(self.dir_key)
+            failed = self._copy_members(dst_dir, dest, move=move)
         except DAVError:
             raise
         except Exception as exc:
             raise as_s3_error(exc, f"copying {self.path}") from exc
+        if failed:
+            return failed
         self._props_copy(dest_path, move=move, children=True)
         if move:
             self.remove_all_locks(recursive=True)
         forget_resolved(self.environ)
         return []
+
+    def _tree_dest_key(self, dest_path: str) -> str:
+        """The destination folder's key, once the share may be written there and it is
+        neither this folder nor inside it."""
+        self.provider.check_writable(util.get_uri_name(dest_path), dest_path)
+        dst_dir = self._dest_key(dest_path, collection=True)
+        if dst_dir.startswith(self.dir_key):
+            raise DAVError(HTTP_FORBIDDEN, f"{dest_path} is {self.path} or below it")
+        return dst_dir
+
+    def _copy_members(self, dst_dir: str, dest, *, move: bool) -> list:
+        """Copy every object below this folder to `dst_dir`, then delete what the copy
+        replaced and, for a move, the sources.
+
+        If any member fails to copy, nothing is deleted: every source stays, so a
+        repeat of the request completes the job.
+        """
+        old_keys = self._keys_at(dest, dst_dir)
+        if move:
+            self.tree.keep_parent(self.dir_key)
+        copied, errors = self.tree.copy_tree(self.dir_key, dst_dir)
+        if errors:
+            return [(self._member_href(k), as_s3_error(exc, f"copying {k}")) for k, exc in errors]
+        self._drop_replaced(dest, old_keys, copied, dst_dir)
+        return self._delete_sources(copied) if move else []
+
+    def _keys_at(self, dest, dst_dir: str) -> list[str]:
+        """The keys already below a destination folder (before the copy)."""
+        if dest is None or not dest.is_collection:
+            return []
+        return [e["Key"] for e in self.tree.list_all(dst_dir)]
+
+    def _drop_replaced(self, dest, old_keys: list[str], copied: list[str], dst_dir: str) -> None:
+        """What was at the destination and the copy did not overwrite goes (RFC 4918 9.8.4),
+        with the destination's dead properties."""
+        new_keys = set(tree_dest_keys(copied, self.dir_key, dst_dir).values())
+        stale = [k for k in old_keys if k not in new_keys]
+        if dest is not None and not dest.is_collection:
+            stale.append(dest.key)
+        if stale:
+            self.tree.remove_keys(stale)
+        if dest is not None:
+            dest.remove_all_properties(recursive=True)
+
+    def _delete_sources(self, copied: list[str]) -> list:
+        """After a move's copy: delete the sources (and an old `_$folder$` marker)."""
+        failed = self.tree.remove_moved_tree(
+            self.dir_key, copied + [self.dir_key.rstrip("/") + FOLDER_SUFFIX]
+        )
+        return [
+            (self._member_href(k), DAVError(HTTP_INTERNAL_ERROR, f"{k}: {r}")) for k, r in failed
+        ]
