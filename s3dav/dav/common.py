@@ -10,6 +10,7 @@ from wsgidav.dav_error import HTTP_BAD_REQUEST, HTTP_FORBIDDEN, DAVError
 
 from s3dav.dav.conventions import MTIME_PROPS
 from s3dav.dav.request import CREATED
+from s3dav.dav.wsgidav_compat import ref_url
 from s3dav.store.keys import BadPath, path_to_key
 from s3dav.store.tree import S3Tree
 
@@ -59,9 +60,7 @@ class S3Resource:
         if not pm:
             return
         src_url = self.get_ref_url()
-        dest_url = util.quote(self.provider.share_path + dest_path)
-        if self.is_collection and not dest_url.endswith("/"):
-            dest_url += "/"
+        dest_url = ref_url(self.provider.share_path, dest_path, collection=self.is_collection)
         if move:
             pm.move_properties(src_url, dest_url, with_children=children, environ=self.environ)
         elif children:

@@ -27,13 +27,14 @@ from s3dav.dav.conventions import (
 )
 from s3dav.dav.faults import as_s3_error
 from s3dav.dav.request import MTIME_ACCEPTED, forget_resolved
+from s3dav.dav.wsgidav_compat import mark_body_read
 from s3dav.errors import is_not_found
 from s3dav.store.listing import FileInfo
 from s3dav.transfer.contentcache import BlockReader
 from s3dav.transfer.reader import ObjectChanged, RangedReader
 
 if TYPE_CHECKING:
-    from s3dav.dav.provider import S3Provider
+    pass
 
 
 class PutBody:
@@ -55,9 +56,7 @@ class PutBody:
         fill_from = getattr(self.upload, "fill_from", None)
         readinto = getattr(self.environ.get("wsgi.input"), "readinto_direct", None)
         if fill_from is not None and readinto is not None and fill_from(readinto):
-            # as WsgiDAV's own reader would: the connection may be kept alive
-            self.environ["wsgidav.some_input_read"] = 1
-            self.environ["wsgidav.all_input_read"] = 1
+            mark_body_read(self.environ)
             return
         for chunk in chunks:
             self.upload.write(chunk)
@@ -67,16 +66,15 @@ class PutBody:
 
 
 class S3File(S3Resource, DAVNonCollection):
+    """One object; `info` is None for a file a PUT is about to create at `key`.
+
+    (WsgiDAV's base class takes the provider from the request's environ.)
+    """
+
     def __init__(
-        self,
-        provider: S3Provider,
-        path: str,
-        environ: dict,
-        info: FileInfo | None,
-        key: str | None = None,
+        self, path: str, environ: dict, info: FileInfo | None, key: str | None = None
     ) -> None:
         DAVNonCollection.__init__(self, path, environ)
-        self.provider = provider
         self.info = info
         self.key = info.key if info else key
         self._upload = None

@@ -18,13 +18,14 @@ from s3dav.store.keys import FOLDER_SUFFIX, tree_dest_keys
 from s3dav.store.listing import DirInfo, FileInfo
 
 if TYPE_CHECKING:
-    from s3dav.dav.provider import S3Provider
+    pass
 
 
 class S3Collection(S3Resource, DAVCollection):
-    def __init__(self, provider: S3Provider, path: str, environ: dict, info: DirInfo) -> None:
+    """One folder (WsgiDAV's base class takes the provider from the request's environ)."""
+
+    def __init__(self, path: str, environ: dict, info: DirInfo) -> None:
         DAVCollection.__init__(self, path, environ)
-        self.provider = provider
         self.info = info
         self.dir_key = info.key
 
@@ -102,9 +103,9 @@ class S3Collection(S3Resource, DAVCollection):
         memo = self.environ.setdefault(RESOLVED, {})
         info = listing.lookup(name)
         if isinstance(info, DirInfo):
-            res = S3Collection(self.provider, path, self.environ, info)
+            res = S3Collection(path, self.environ, info)
         elif isinstance(info, FileInfo):
-            res = S3File(self.provider, path, self.environ, info)
+            res = S3File(path, self.environ, info)
         else:
             return None
         memo["/" + path.strip("/")] = res
@@ -127,12 +128,12 @@ class S3Collection(S3Resource, DAVCollection):
         if self.environ.get("REQUEST_METHOD") == "PUT":
             # The body follows in this same request: nothing is written until it
             # has arrived, so no empty object ever replaces or precedes it.
-            return S3File(self.provider, path, self.environ, None, key=key)
+            return S3File(path, self.environ, None, key=key)
         try:
             info = self.tree.put_empty(key)  # LOCK on an unmapped URL
         except Exception as exc:
             raise as_s3_error(exc, f"creating {path}") from exc
-        return S3File(self.provider, path, self.environ, info)
+        return S3File(path, self.environ, info)
 
     def create_collection(self, name):
         path = util.join_uri(self.path, name)

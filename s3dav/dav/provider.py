@@ -17,7 +17,6 @@ from wsgidav.dav_error import (
     HTTP_BAD_REQUEST,
     HTTP_FORBIDDEN,
     DAVError,
-    PRECONDITION_CODE_PropfindFiniteDepth,
 )
 from wsgidav.dav_provider import DAVProvider
 
@@ -25,8 +24,9 @@ from s3dav.dav.common import child_key
 from s3dav.dav.faults import as_s3_error
 from s3dav.dav.files import S3File
 from s3dav.dav.folders import S3Collection
-from s3dav.dav.propfind import do_propfind
+from s3dav.dav.propfind import do_propfind, finite_depth
 from s3dav.dav.request import RESOLVED, forget_resolved
+from s3dav.dav.wsgidav_compat import request_server
 from s3dav.store.keys import BadPath, is_macos_metadata, path_to_key
 from s3dav.store.listing import DirInfo
 from s3dav.store.tree import S3Tree
@@ -96,7 +96,7 @@ class S3Provider(DAVProvider):
         key = self.key_for(path)
         norm = "/" + "/".join(unicodedata.normalize("NFC", s) for s in norm.split("/") if s)
         if key == self.tree.prefix:
-            res = S3Collection(self, "/", environ, DirInfo(key=self.tree.prefix))
+            res = S3Collection("/", environ, DirInfo(key=self.tree.prefix))
         else:
             try:
                 info = self.tree.stat(key)
@@ -105,31 +105,20 @@ class S3Provider(DAVProvider):
             if info is None:
                 res = None
             elif isinstance(info, DirInfo):
-                res = S3Collection(self, norm, environ, info)
+                res = S3Collection(norm, environ, info)
             else:
-                res = S3File(self, norm, environ, info)
+                res = S3File(norm, environ, info)
         memo[norm] = res
         return res
 
     def custom_request_handler(self, environ, start_response, default_handler):
-        """Refuse PROPFIND Depth infinity on collections (a walk of the whole bucket).
-
-        On a file, infinity means the same as 0, so it is answered.
-        """
+        """PROPFIND by dav/propfind.py, never of a whole bucket (finite_depth); a GET
+        opens its S3 read before WsgiDAV writes the headers (S3File.prepare_read)."""
         if environ.get("REQUEST_METHOD") == "PROPFIND":
-            depth = environ.get("HTTP_DEPTH", "infinity").strip().lower()
-            if depth == "infinity":
-                res = self.get_resource_inst(environ["PATH_INFO"], environ)
-                if res is not None and res.is_collection:
-                    raise DAVError(
-                        HTTP_FORBIDDEN,
-                        "PROPFIND with Depth infinity is not supported: use Depth 1",
-                        err_condition=PRECONDITION_CODE_PropfindFiniteDepth,
-                    )
-                environ["HTTP_DEPTH"] = "0"
-            server = getattr(default_handler, "__self__", None)
+            finite_depth(environ, lambda: self.get_resource_inst(environ["PATH_INFO"], environ))
+            server = request_server(default_handler)
             if server is not None:
-                return do_propfind(server, environ, start_response)
+                return do_propfind(self, server, environ, start_response)
         conditional = any(k.startswith("HTTP_IF_") for k in environ)
         if environ.get("REQUEST_METHOD") == "GET" and not conditional:
             # (a conditional GET may end in 304/412: no S3 read before WsgiDAV decides)
