@@ -21,7 +21,9 @@ import logging
 import threading
 import time
 
-from s3dav.dav.provider import CREATED, MTIME_ACCEPTED, RESERVED_PATHS, checksum_header
+from s3dav.dav.conventions import checksum_header
+from s3dav.dav.provider import RESERVED_PATHS
+from s3dav.dav.request import CREATED, MTIME_ACCEPTED
 from s3dav.server.auth import basic_credentials_problem
 from s3dav.server.clientaddr import (
     CLIENT_ADDR,

@@ -855,3 +855,30 @@ class S3Tree:
         else:  # the copy shows the source's date before it is listed
             self.meta.put_folder_date(dst_dir, self.folder_date(src_dir))
         return copied, errors
+
+    # ------------------------------------------------------------------ for the dav room
+    def cached_listing(self, dir_key: str) -> Listing | None:
+        """A folder's members with own recent writes, if its listing is cached; no S3 call."""
+        raw = self.listings.get(dir_key)
+        return None if raw is None else self.overlay.apply(raw)
+
+    def set_dir_mtime(self, dir_key: str, mtime: float) -> None:
+        """Rewrite a folder's marker with `mtime` (as s3fs keeps a folder's time); the
+        cached listing, which holds the old marker, is dropped."""
+        self.make_dir(dir_key, mtime)
+        self.listings.invalidate(dir_key)
+
+    def remove_keys(self, keys: list[str]) -> list[tuple[str, str]]:
+        """delete_keys, every key shown gone at once (read-your-writes)."""
+        errors = self.delete_keys(keys)
+        for key in keys:
+            self.overlay.delete_file(key)
+        return errors
+
+    def remove_moved_tree(self, dir_key: str, keys: list[str]) -> list[tuple[str, str]]:
+        """delete_keys of what a move copied out of `dir_key`; once all are gone,
+        nothing below `dir_key` is shown."""
+        errors = self.delete_keys(keys)
+        if not errors:
+            self.overlay.delete_tree(dir_key)
+        return errors
