@@ -29,15 +29,9 @@ from wsgidav.xml_tools import etree
 from s3dav.dav.faults import as_s3_error
 from s3dav.dav.propfind import do_propfind
 from s3dav.errors import is_not_found
-from s3dav.store.keys import (
-    BadPath,
-    is_macos_metadata,
-    parse_mtime,
-    path_to_key,
-    representable_time,
-    tree_dest_keys,
-)
+from s3dav.store.keys import BadPath, path_to_key, tree_dest_keys
 from s3dav.store.listing import DirInfo, FileInfo
+from s3dav.store.objmeta import is_macos_metadata, parse_mtime, representable_time
 from s3dav.store.tree import S3Tree
 from s3dav.transfer.contentcache import BlockReader
 from s3dav.transfer.reader import ObjectChanged, RangedReader
@@ -81,7 +75,7 @@ def checksums_element(md5_hex: str):
 def client_mtime(environ: dict) -> float | None:
     """The modification time a client asked for with X-OC-Mtime (rclone, ownCloud).
 
-    400 when it is no number or no representable time (keys.MAX_TIME); the error
+    400 when it is no number or no representable time (objmeta.MAX_TIME); the error
     line names the request's path (server/errorpages.py).
     """
     value = environ.get("HTTP_X_OC_MTIME")
@@ -100,7 +94,7 @@ def client_mtime(environ: dict) -> float | None:
 def parse_time_value(text: str | None) -> float | None:
     """A time from PROPPATCH: RFC 1123 (getlastmodified, Win32 times) or epoch seconds.
 
-    None when unreadable or outside the representable range (keys.representable_time).
+    None when unreadable or outside the representable range (objmeta.representable_time).
     """
     if not text:
         return None

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import diskcache
 
-from s3dav.store.keys import representable_time
 from s3dav.store.listing import Listing
+from s3dav.store.objmeta import representable_time
 
 _log = logging.getLogger(__name__)
 

@@ -21,21 +21,18 @@ from botocore.exceptions import ClientError
 
 from s3dav.errors import is_not_found
 from s3dav.store.keylocks import KeyLocks
-from s3dav.store.keys import (
-    CARRIED_META,
-    DIR_MODE,
-    DIRECTORY_CONTENT_TYPE,
-    FILE_MODE,
-    FOLDER_SUFFIX,
-    carried_metadata,
-    format_mtime,
-    parent_and_name,
-    parse_mode,
-    parse_mtime,
-    tree_dest_keys,
-)
+from s3dav.store.keys import DIRECTORY_CONTENT_TYPE, FOLDER_SUFFIX, parent_and_name, tree_dest_keys
 from s3dav.store.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5, looks_alternate
 from s3dav.store.metacache import ListingCache, MetaStore
+from s3dav.store.objmeta import (
+    CARRIED_META,
+    DIR_MODE,
+    FILE_MODE,
+    carried_metadata,
+    format_mtime,
+    parse_mode,
+    parse_mtime,
+)
 from s3dav.store.overlay import Overlay
 from s3dav.store.quickhead import FALLBACK, QuickHead
 from s3dav.transfer.afterput import AfterPut
