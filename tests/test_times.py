@@ -39,7 +39,7 @@ def getlastmodified(xml_text: str) -> float:
 
 
 def test_representable_range_is_one_pure_rule():
-    from s3dav.store.metacache import _valid_meta
+    from s3dav.store.metastore import _valid_meta
     from s3dav.store.objmeta import MAX_TIME, parse_mtime, representable_time
 
     assert representable_time(0) == 0.0

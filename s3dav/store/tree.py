@@ -23,7 +23,8 @@ from s3dav.errors import is_not_found
 from s3dav.store.keylocks import KeyLocks
 from s3dav.store.keys import DIRECTORY_CONTENT_TYPE, FOLDER_SUFFIX, parent_and_name, tree_dest_keys
 from s3dav.store.listing import DirInfo, FileInfo, Listing, build_listing, etag_md5, looks_alternate
-from s3dav.store.metacache import ListingCache, MetaStore
+from s3dav.store.listingcache import ListingCache
+from s3dav.store.metastore import MetaStore
 from s3dav.store.objmeta import (
     CARRIED_META,
     DIR_MODE,
