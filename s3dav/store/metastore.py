@@ -4,6 +4,9 @@
 content type), keyed by key + ETag and checked against the listing's
 LastModified (a metadata-only self-copy keeps the ETag): read by HEAD at most
 once per object version, ever, also across restarts.
+
+One record shape: `meta_record` builds it (every HEAD, own write and copy),
+`_valid_meta` checks it when read back, `with_record` shows it on a FileInfo.
 """
 
 from __future__ import annotations
@@ -17,13 +20,51 @@ from pathlib import Path
 
 import diskcache
 
-from s3dav.store.objmeta import representable_time
+from s3dav.store.listing import FileInfo
+from s3dav.store.objmeta import CARRIED_META, parse_mode, parse_mtime, representable_time
 
 _log = logging.getLogger(__name__)
 
 
 def _nothing() -> None:
     pass
+
+
+def meta_record(
+    user: dict[str, str],
+    *,
+    md5: str | None,
+    content_type: str | None,
+    mtime: float | None = None,
+    mode: int | None = None,
+) -> dict:
+    """What the MetaStore keeps of one object version, from its x-amz-meta-* (`user`).
+
+    `mtime`: the time, when the caller knows it better than `user`'s string (the
+    one it has just written; format_mtime drops fractions). `mode`: the mode
+    when `user` holds none. "keep" (absent when empty): the s3fs metadata an
+    overwrite carries.
+    """
+    keep = {k: user[k] for k in CARRIED_META if k in user}
+    stored_mode = parse_mode(user.get("mode"))
+    return {
+        "mtime": mtime if mtime is not None else parse_mtime(user.get("mtime")),
+        "mode": stored_mode if stored_mode is not None else mode,
+        "md5": md5,
+        "content_type": content_type,
+        **({"keep": keep} if keep else {}),
+    }
+
+
+def with_record(info: FileInfo, record: dict) -> FileInfo:
+    """`info` as shown with what the MetaStore knows of it (its x-amz-meta-* read)."""
+    return info.with_meta(
+        mtime=record.get("mtime"),
+        mode=record.get("mode"),
+        md5=record.get("md5") or info.md5,
+        content_type=record.get("content_type") or info.content_type,
+        keep=tuple(sorted((record.get("keep") or {}).items())),
+    )
 
 
 FOLDER_DATE = "\0folder-date"  # in place of an ETag: a folder's date, no object version
