@@ -14,7 +14,6 @@ import logging
 import mimetypes
 import time
 from dataclasses import replace
-from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
 
@@ -41,6 +40,30 @@ IGNORED_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 def own_file_meta(metadata: dict[str, str], md5_hex: str | None, content_type: str) -> dict:
     """What the MetaStore keeps for a file s3dav wrote itself (no HEAD ever needed)."""
     return meta_record(metadata, md5=md5_hex, content_type=content_type, mode=FILE_MODE)
+
+
+Upload = StreamingUpload | WriteBackUpload
+
+
+def journalled(upload: Upload) -> bool:
+    """Whether the upload went into the write-back journal, to reach S3 later.
+
+    The one place that tells the two kinds apart (transfer's Upload interface,
+    when it has `write_back`, makes this `upload.write_back`).
+    """
+    return isinstance(upload, WriteBackUpload)
+
+
+def hashed(result: UploadResult, meta: dict, tee) -> UploadResult:
+    """`result` with the body's MD5, hashed from the cached copy `tee` when the upload
+    did not (off the upload's path); `meta` gets it too. `result` itself when unknown."""
+    if result.md5_hex:
+        return result
+    md5_hex = tee.md5_hex()
+    if not md5_hex:
+        return result
+    meta["md5"] = md5_hex
+    return replace(result, md5_hex=md5_hex)
 
 
 class Commits(TreePart):
@@ -74,7 +97,7 @@ class Commits(TreePart):
         }
 
     def carried_for(self, info: FileInfo | None) -> dict[str, str]:
-        """What a PUT over `info` keeps of its metadata (keys.carried_metadata).
+        """What a PUT over `info` keeps of its metadata (objmeta.carried_metadata).
 
         Usually known from the listing (HEAD memo, own write). Only for an object
         whose metadata was never read (`cache.head_unseen: false`, a failed HEAD)
@@ -101,7 +124,7 @@ class Commits(TreePart):
         expected_size: int | None = None,
         conditions: dict[str, str] | None = None,
         carried: dict[str, str] | None = None,
-    ) -> StreamingUpload:
+    ) -> Upload:
         if content_type and content_type.split(";")[0].strip().lower() in IGNORED_TYPES:
             content_type = None  # curl's default for --data, not the file's type
         ctype = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
@@ -125,7 +148,7 @@ class Commits(TreePart):
             conditions=conditions,
             checksums=self.checksums,
             # With post-answer work and a copy of the body, a multipart body is
-            # hashed from that copy after the answer (_record_multipart).
+            # hashed from that copy after the answer (_after_answer).
             hash_md5=self.after_put is None or tee is None,
             buffers=self.part_pool,
         )
@@ -147,28 +170,29 @@ class Commits(TreePart):
             )
         )
 
-    def upload_done(self, upload: StreamingUpload) -> FileInfo:
+    def upload_done(self, upload: Upload) -> FileInfo:
         """Record a finished upload so that it is seen at once."""
         result: UploadResult = upload.result
         meta = own_file_meta(upload.metadata, result.md5_hex or None, upload.content_type)
+        if journalled(upload):  # stored in the MetaStore when it reaches S3 (`uploaded`)
+            info = self._file_info(upload, result.etag, meta)
+            self.overlay.put_file(info)
+            return info
         if self._finish_later(upload):
             return self._record_multipart(upload, meta)
         etag = result.etag
-        if not isinstance(upload, WriteBackUpload):  # write-back: stored when it reaches S3
-            if result.multipart:
-                etag = self._store_md5(upload, result)
-            self.meta.put(upload.key, etag, meta)
+        if result.multipart:
+            etag = self._store_md5(upload.key, upload.metadata, upload.content_type, result)
+        self.meta.put(upload.key, etag, meta)
         if upload.tee is not None and self.content is not None:
             upload.tee.ingest(self.content, self.bucket, upload.key, etag)
             upload.tee = None
         info = self._file_info(upload, etag, meta)
-        if isinstance(upload, WriteBackUpload):
-            self.overlay.put_file(info)
-        else:  # unless a newer upload of this key has committed since
-            self.overlay.put_file_if(info, expect_etag=result.etag)
+        # unless a newer upload of this key has committed since
+        self.overlay.put_file_if(info, expect_etag=result.etag)
         return info
 
-    def _file_info(self, upload: StreamingUpload, etag: str, meta: dict) -> FileInfo:
+    def _file_info(self, upload: Upload, etag: str, meta: dict) -> FileInfo:
         result = upload.result
         return with_record(
             FileInfo(
@@ -186,7 +210,6 @@ class Commits(TreePart):
         """
         return (
             self.after_put is not None
-            and not isinstance(upload, WriteBackUpload)
             and upload.result.multipart
             and upload.tee is not None
             and upload.tee.ok
@@ -201,49 +224,51 @@ class Commits(TreePart):
         self.content.hold(self.bucket, key, result.etag, tee)
         info = self._file_info(upload, result.etag, meta)
         self.overlay.put_file_if(info, expect_etag=result.etag)
-
-        def finish() -> None:
-            etag, done = result.etag, result
-            try:
-                if not done.md5_hex:  # hashed here, off the upload's path
-                    md5_hex = tee.md5_hex()
-                    if md5_hex:
-                        done = replace(result, md5_hex=md5_hex)
-                        meta["md5"] = md5_hex
-                with self._commit_locks.lock(key):
-                    if self._shows(key, result.etag):  # else a newer upload won: leave it
-                        if done is not result:  # the MD5 shows at once, before the copy
-                            self.meta.put(key, result.etag, meta)
-                            self.overlay.put_file_if(
-                                self._file_info(upload, result.etag, meta),
-                                expect_etag=result.etag,
-                            )
-                        try:
-                            etag = self._store_md5(upload, done)
-                        except Exception as exc:  # noqa: BLE001 - the object stays as it is
-                            _log.warning("could not store the MD5 of s3://%s/%s: %s",
-                                         self.bucket, key, exc)  # fmt: skip
-                    if etag != result.etag:
-                        self.meta.put(key, etag, meta)
-                        self.content.same_bytes(self.bucket, key, result.etag, etag)
-                        self.content.hold(self.bucket, key, etag, tee)
-                        self.overlay.put_file_if(
-                            self._file_info(upload, etag, meta), expect_etag=result.etag
-                        )
-                tee.ingest(self.content, self.bucket, key, etag)
-            finally:
-                self.content.release(self.bucket, key, [result.etag, etag])
-                tee.discard()
-
-        self.after_put.submit(self.bucket, key, finish)
+        self.after_put.submit(self.bucket, key, lambda: self._after_answer(upload, meta, tee))
         return info
+
+    def _after_answer(self, upload: StreamingUpload, meta: dict, tee) -> None:
+        """A multipart upload's MD5 (hashed here if need be), self-copy and cache ingest.
+
+        Under the key's commit lock, and only while the gateway still shows this
+        upload: a newer one that has committed since is left as it is.
+        """
+        result, key = upload.result, upload.key
+        etag = result.etag
+        try:
+            done = hashed(result, meta, tee)
+            with self._commit_locks.lock(key):
+                if self._shows(key, result.etag):
+                    if done is not result:  # the MD5 shows at once, before the copy
+                        self.meta.put(key, result.etag, meta)
+                        self.overlay.put_file_if(
+                            self._file_info(upload, result.etag, meta), expect_etag=result.etag
+                        )
+                    try:
+                        etag = self._store_md5(key, upload.metadata, upload.content_type, done)
+                    except Exception as exc:  # noqa: BLE001 - the object stays as it is
+                        _log.warning("could not store the MD5 of s3://%s/%s: %s",
+                                     self.bucket, key, exc)  # fmt: skip
+                if etag != result.etag:
+                    self.meta.put(key, etag, meta)
+                    self.content.same_bytes(self.bucket, key, result.etag, etag)
+                    self.content.hold(self.bucket, key, etag, tee)
+                    self.overlay.put_file_if(
+                        self._file_info(upload, etag, meta), expect_etag=result.etag
+                    )
+            tee.ingest(self.content, self.bucket, key, etag)
+        finally:
+            self.content.release(self.bucket, key, [result.etag, etag])
+            tee.discard()
 
     def _shows(self, key: str, etag: str) -> bool:
         """Whether the gateway's own record of `key` is still the upload `etag`."""
         info = self.overlay.file(key)
         return info is None or info.etag == etag
 
-    def _store_md5(self, upload: StreamingUpload, result: UploadResult) -> str:
+    def _store_md5(
+        self, key: str, stored: dict[str, str], content_type: str, result: UploadResult
+    ) -> str:
         """Write `x-amz-meta-md5chksum` on a finished multipart upload; return the ETag.
 
         A multipart ETag is not an MD5, and a streamed body's MD5 is known only
@@ -258,7 +283,7 @@ class Commits(TreePart):
         if result.size > self.settings.copy_threshold or not result.md5_hex:
             return result.etag
         metadata = {
-            **upload.metadata,
+            **stored,
             "md5chksum": base64.b64encode(bytes.fromhex(result.md5_hex)).decode(),
         }
         # The copy gets a full-object CRC32 in place of the parts' composite one,
@@ -267,18 +292,17 @@ class Commits(TreePart):
         try:
             resp = self.client.copy_object(
                 Bucket=self.bucket,
-                Key=upload.key,
-                CopySource={"Bucket": self.bucket, "Key": upload.key},
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": key},
                 CopySourceIfMatch=f'"{result.etag}"',
                 Metadata=metadata,
                 MetadataDirective="REPLACE",
-                ContentType=upload.content_type,
+                ContentType=content_type,
                 **extra,
             )
         except ClientError as exc:
-            _log.warning("could not store the MD5 of s3://%s/%s: %s", self.bucket, upload.key, exc)
+            _log.warning("could not store the MD5 of s3://%s/%s: %s", self.bucket, key, exc)
             return result.etag
-        upload.metadata = metadata
         return resp["CopyObjectResult"]["ETag"].strip('"')
 
     def put_empty(self, key: str, *, content_type: str | None = None) -> FileInfo:
@@ -327,12 +351,7 @@ class Commits(TreePart):
         meta = own_file_meta(job.metadata, job.md5_hex, job.content_type)
         etag = result.etag
         if result.multipart:
-            etag = self._store_md5(
-                SimpleNamespace(
-                    key=job.key, metadata=dict(job.metadata), content_type=job.content_type
-                ),
-                result,
-            )
+            etag = self._store_md5(job.key, job.metadata, job.content_type, result)
         self.meta.put(job.key, etag, meta)
         if self.content is not None:
             with BodyReader(body_path, job.size) as f:

@@ -148,14 +148,7 @@ class CopyDelete(TreePart):
         self.commits.flush(src.key)
         self.commits.flush(dst_key)
         info = self.copy_object(src.key, dst_key, src.size)
-        if src.meta_known:
-            info = info.with_meta(
-                mtime=src.mtime,
-                mode=src.mode,
-                md5=src.md5,
-                content_type=src.content_type,
-                keep=src.keep,
-            )
+        if src.meta_known:  # the copy's metadata is the source's: no HEAD when listed
             record = meta_record(
                 dict(src.keep),
                 md5=src.md5,
@@ -164,6 +157,7 @@ class CopyDelete(TreePart):
                 mode=src.mode,
             )
             self.meta.put(dst_key, info.etag, record)
+            info = with_record(info, record)
         self.overlay.put_file(info)
         return info
 

@@ -55,19 +55,29 @@ class Resolver(TreePart):
                 )
         return self.overlay.apply(raw)
 
-    def _list_page(self, dir_key: str, token: str | None = None) -> dict:
-        kwargs = {"Bucket": self.bucket, "Prefix": dir_key, "Delimiter": "/"}
+    def _list_page(self, prefix: str, token: str | None = None, *, delimiter: bool = True) -> dict:
+        """One ListObjectsV2 page: a folder's members, or (no delimiter) all keys below it."""
+        kwargs = {"Bucket": self.bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = "/"
         if token:
             kwargs["ContinuationToken"] = token
         return self.client.list_objects_v2(**kwargs)
 
+    def _pages(
+        self, prefix: str, *, delimiter: bool = True, first: dict | None = None
+    ) -> list[dict]:
+        """Every page of one listing; `first` (read ahead) stands for its first request."""
+        pages = [first if first is not None else self._list_page(prefix, delimiter=delimiter)]
+        while pages[-1].get("IsTruncated") and pages[-1].get("NextContinuationToken"):
+            token = pages[-1]["NextContinuationToken"]
+            pages.append(self._list_page(prefix, token, delimiter=delimiter))
+        return pages
+
     def _fetch_listing(self, dir_key: str) -> Listing:
         ahead = self.listings.take_ahead(dir_key)
         sent, page = ahead if ahead is not None else (time.monotonic(), None)
-        pages = [page if page is not None else self._list_page(dir_key)]
-        while pages[-1].get("IsTruncated") and pages[-1].get("NextContinuationToken"):
-            pages.append(self._list_page(dir_key, pages[-1]["NextContinuationToken"]))
-        listing = build_listing(dir_key, pages)
+        listing = build_listing(dir_key, self._pages(dir_key, first=page))
         listing.fetched_at = sent  # its age counts from the LIST, read ahead or not
         for name in listing.clashes:
             _log.warning(
@@ -90,15 +100,8 @@ class Resolver(TreePart):
 
     def list_all(self, dir_key: str) -> list[dict]:
         """Every object below a folder (no delimiter), all pages."""
-        entries: list[dict] = []
-        kwargs = {"Bucket": self.bucket, "Prefix": dir_key}
-        while True:
-            page = self.client.list_objects_v2(**kwargs)
-            entries.extend(page.get("Contents", []) or [])
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                return entries
-            kwargs["ContinuationToken"] = token
+        pages = self._pages(dir_key, delimiter=False)
+        return [entry for page in pages for entry in page.get("Contents", []) or []]
 
     def stat(self, key: str) -> FileInfo | DirInfo | None:
         """What `key` (no trailing slash) names: a file, a folder, or nothing.

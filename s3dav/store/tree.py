@@ -70,8 +70,12 @@ class S3Tree:
             checksums=checksums or PartChecksums(enabled=False),
             part_pool=part_pool,
         )
-        ops = CopyDelete(state, resolve, commits)
-        # What dav/ and app.py call, each answered by the one part that does it.
+        self._answer_with(heads, resolve, commits, CopyDelete(state, resolve, commits))
+
+    def _answer_with(
+        self, heads: Heads, resolve: Resolver, commits: Commits, ops: CopyDelete
+    ) -> None:
+        """What dav/ and app.py call, each answered by the one part that does it."""
         self.head = heads.head
         self.info_from_response = heads.info_from_response
         self.listing = resolve.listing
