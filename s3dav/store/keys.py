@@ -76,17 +76,6 @@ def parent_and_name(key: str) -> tuple[str, str]:
     return (head + "/" if head else ""), name
 
 
-def is_under(key: str, prefix: str) -> bool:
-    """True when key lies inside the share prefix (or equals it)."""
-    return key.startswith(prefix)
-
-
-def marker_names(dir_prefix: str) -> tuple[str, str]:
-    """Both marker keys of a collection: ("a/b/", "a/b_$folder$")."""
-    base = dir_prefix.rstrip("/")
-    return base + "/", base + FOLDER_SUFFIX
-
-
 def name_of_entry(rest: str) -> tuple[str, bool] | None:
     """Classify a key relative to a listed prefix.
 

@@ -32,8 +32,6 @@ class ListingCache:
         self._ahead_done: set[str] = set()  # each folder is read ahead once
         self._lock = threading.Lock()
         self._flights: dict[str, threading.Lock] = {}
-        self.hits = 0
-        self.misses = 0
         # Hooks for metrics: called once per hit / miss of get_or_fetch.
         self.on_hit: Callable[[], None] = _nothing
         self.on_miss: Callable[[], None] = _nothing
@@ -51,7 +49,6 @@ class ListingCache:
     def get_or_fetch(self, dir_key: str, fetch: Callable[[], Listing]) -> Listing:
         listing = self.get(dir_key)
         if listing is not None:
-            self.hits += 1
             self.on_hit()
             return listing
         with self._lock:
@@ -59,10 +56,8 @@ class ListingCache:
         with flight:
             listing = self.get(dir_key)  # another thread may have fetched it
             if listing is not None:
-                self.hits += 1
                 self.on_hit()
                 return listing
-            self.misses += 1
             self.on_miss()
             listing = fetch()
             self.put(listing)

@@ -24,7 +24,6 @@ class TreeSettings:
     multipart_threshold: int = 8 * 1024**2
     upload_concurrency: int = 10  # parts of one upload in flight at once
     copy_threshold: int = 5 * 1024**3  # CopyObject's limit on AWS; larger copies go in parts
-    parallel: int = 16
     readahead_folders: int = 32  # subfolders whose first LIST page a browse fetches ahead
     conditional_writes: bool = True  # pass If-Match/If-None-Match on to S3
 
