@@ -40,7 +40,7 @@ from s3dav.server.middleware import GatewayApp
 from s3dav.server.onewrite import OneWriteGateway
 from s3dav.server.sharelinks import ShareInfo, ShareLinks, link_settings
 from s3dav.server.throttle import LoginThrottle
-from s3dav.store.metacache import MetaStore
+from s3dav.store.metastore import MetaStore
 from s3dav.store.quickhead import make_quick_head
 from s3dav.store.s3client import RequestCounter, S3Settings, make_client
 from s3dav.store.staleuploads import StaleUploadSweeper

@@ -195,7 +195,6 @@ class ListingBus:
         self._sinks: dict[str, list[Callable[[str, bool], None]]] = {}
         self._pubsub = None
         self._thread: threading.Thread | None = None
-        self.received = 0
 
     def add_sink(self, bucket: str, on_change: Callable[[str, bool], None]) -> None:
         self._sinks.setdefault(bucket, []).append(on_change)
@@ -219,7 +218,6 @@ class ListingBus:
         except (ValueError, KeyError, TypeError):
             _log.warning("ignoring a malformed listing-change message")
             return
-        self.received += 1
         for on_change in sinks:
             on_change(key, tree)
 

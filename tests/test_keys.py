@@ -6,15 +6,13 @@ import pytest
 
 from s3dav.store.keys import (
     BadPath,
-    format_mtime,
     name_of_entry,
     normalize_prefix,
     parent_and_name,
-    parse_mode,
-    parse_mtime,
     path_to_key,
 )
 from s3dav.store.listing import build_listing, etag_md5
+from s3dav.store.objmeta import format_mtime, parse_mode, parse_mtime
 
 
 def test_path_to_key_basic():

@@ -3,7 +3,7 @@
 issue 18 (must-fix 4): `lastmodified` 1e308 through PROPPATCH or `X-OC-Mtime: 1e308`
 was accepted, and afterwards GET, HEAD, PROPFIND and the listing page of the file
 (and of its folder, for every user) answered 500 (OverflowError). The rule is one
-pure function, keys.representable_time: 1970-01-01 .. 9999-12-31, no NaN/inf.
+pure function, objmeta.representable_time: 1970-01-01 .. 9999-12-31, no NaN/inf.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def getlastmodified(xml_text: str) -> float:
 
 
 def test_representable_range_is_one_pure_rule():
-    from s3dav.store.keys import MAX_TIME, parse_mtime, representable_time
-    from s3dav.store.metacache import _valid_meta
+    from s3dav.store.metastore import _valid_meta
+    from s3dav.store.objmeta import MAX_TIME, parse_mtime, representable_time
 
     assert representable_time(0) == 0.0
     assert representable_time(MAX_TIME) == MAX_TIME

@@ -16,7 +16,7 @@ from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 from wsgidav.xml_tools import etree
 
 from s3dav.dav.request import RESOLVED
-from s3dav.store.keys import parse_mtime, representable_time
+from s3dav.store.objmeta import parse_mtime, representable_time
 
 OC_NS = "{http://owncloud.org/ns}"
 OC_CHECKSUMS = OC_NS + "checksums"
@@ -40,7 +40,7 @@ def checksums_element(md5_hex: str):
 def client_mtime(environ: dict) -> float | None:
     """The modification time a client asked for with X-OC-Mtime (rclone, ownCloud).
 
-    400 when it is no number or no representable time (keys.MAX_TIME); the error
+    400 when it is no number or no representable time (objmeta.MAX_TIME); the error
     line names the request's path (server/errorpages.py).
     """
     value = environ.get("HTTP_X_OC_MTIME")

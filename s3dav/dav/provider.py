@@ -27,8 +27,9 @@ from s3dav.dav.folders import S3Collection
 from s3dav.dav.propfind import do_propfind, finite_depth
 from s3dav.dav.request import RESOLVED, forget_resolved
 from s3dav.dav.wsgidav_compat import request_server
-from s3dav.store.keys import BadPath, is_macos_metadata, path_to_key
+from s3dav.store.keys import BadPath, path_to_key
 from s3dav.store.listing import DirInfo
+from s3dav.store.objmeta import is_macos_metadata
 from s3dav.store.tree import S3Tree
 
 _log = logging.getLogger(__name__)

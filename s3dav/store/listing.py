@@ -54,7 +54,6 @@ class Listing:
     files: dict[str, FileInfo] = field(default_factory=dict)
     dirs: dict[str, DirInfo] = field(default_factory=dict)
     own_marker: FileInfo | None = None  # the folder's own `dir/` object
-    complete: bool = True  # False when only the first page(s) were read
     fetched_at: float = field(default_factory=time.monotonic)
     clashes: list[str] = field(default_factory=list)  # names that are both file and folder
     # `files` and `dirs` are keyed by the raw name in the key; what clients see is
@@ -205,9 +204,9 @@ def file_from_list_entry(entry: dict) -> FileInfo:
     )
 
 
-def build_listing(dir_key: str, pages: list[dict], *, complete: bool = True) -> Listing:
+def build_listing(dir_key: str, pages: list[dict]) -> Listing:
     """Fold ListObjectsV2 pages (delimiter "/") for `dir_key` into a Listing."""
-    listing = Listing(dir_key=dir_key, complete=complete)
+    listing = Listing(dir_key=dir_key)
     for page in pages:
         for cp in page.get("CommonPrefixes", []) or []:
             rest = cp["Prefix"][len(dir_key) :]

@@ -162,7 +162,6 @@ class Overlay:
                 files=dict(files),
                 dirs=dict(dirs),
                 own_marker=listing.own_marker,
-                complete=listing.complete,
                 fetched_at=listing.fetched_at,
                 clashes=list(listing.clashes),
             )

@@ -1,0 +1,122 @@
+"""Folder listings in memory (docs/SEMANTICS.md, *Caching*; docs/caching.md).
+
+`ListingCache` keeps each folder's listing for `metadata_ttl` seconds, with one
+fetch at a time per folder so a burst of requests costs one LIST; and the
+read-ahead first pages of folders a client is likely to open next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from s3dav.store.listing import Listing
+
+_log = logging.getLogger(__name__)
+
+
+def _nothing() -> None:
+    pass
+
+
+class ListingCache:
+    def __init__(self, ttl: float, max_entries: int = 20_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, Listing] = {}
+        # Read-ahead: folder -> (when its LIST was sent, the first page to come).
+        self._ahead: dict[str, tuple[float, Future]] = {}
+        self._ahead_done: set[str] = set()  # each folder is read ahead once
+        self._lock = threading.Lock()
+        self._flights: dict[str, threading.Lock] = {}
+        # Hooks for metrics: called once per hit / miss of get_or_fetch.
+        self.on_hit: Callable[[], None] = _nothing
+        self.on_miss: Callable[[], None] = _nothing
+
+    def get(self, dir_key: str) -> Listing | None:
+        with self._lock:
+            listing = self._entries.get(dir_key)
+            if listing is None:
+                return None
+            if time.monotonic() - listing.fetched_at > self.ttl:
+                del self._entries[dir_key]
+                return None
+            return listing
+
+    def get_or_fetch(self, dir_key: str, fetch: Callable[[], Listing]) -> Listing:
+        listing = self.get(dir_key)
+        if listing is not None:
+            self.on_hit()
+            return listing
+        with self._lock:
+            flight = self._flights.setdefault(dir_key, threading.Lock())
+        with flight:
+            listing = self.get(dir_key)  # another thread may have fetched it
+            if listing is not None:
+                self.on_hit()
+                return listing
+            self.on_miss()
+            listing = fetch()
+            self.put(listing)
+            return listing
+
+    def put(self, listing: Listing) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                oldest = min(self._entries, key=lambda k: self._entries[k].fetched_at)
+                del self._entries[oldest]
+            self._entries[listing.dir_key] = listing
+            if len(self._flights) > 10_000:
+                self._flights.clear()  # holders keep their own reference
+
+    def invalidate(self, dir_key: str | None = None) -> None:
+        with self._lock:
+            if dir_key is None:
+                self._entries.clear()
+                self._ahead.clear()
+            else:
+                self._entries.pop(dir_key, None)
+                self._ahead.pop(dir_key, None)
+
+    def invalidate_tree(self, dir_key: str) -> None:
+        """Drop the listing of `dir_key` and of every folder below it."""
+        with self._lock:
+            for key in [k for k in self._entries if k.startswith(dir_key)]:
+                del self._entries[key]
+            for key in [k for k in self._ahead if k.startswith(dir_key)]:
+                del self._ahead[key]
+
+    # -- read-ahead -----------------------------------------------------------------
+    def read_ahead(self, dir_key: str, submit: Callable[[], Future]) -> bool:
+        """Start fetching the first page of a folder no one has asked for yet.
+
+        Once per folder for the life of the process: a Finder window that polls a
+        parent every few seconds must not cost a LIST of every subfolder each time.
+        """
+        with self._lock:
+            if dir_key in self._entries or dir_key in self._ahead or dir_key in self._ahead_done:
+                return False
+            if len(self._ahead_done) >= 100_000:
+                self._ahead_done.clear()
+            self._ahead_done.add(dir_key)
+            self._ahead[dir_key] = (time.monotonic(), submit())
+            return True
+
+    def take_ahead(self, dir_key: str) -> tuple[float, dict] | None:
+        """The read-ahead first page of `dir_key` (waiting for it if in flight), if fresh."""
+        with self._lock:
+            item = self._ahead.pop(dir_key, None)
+        if item is None:
+            return None
+        sent, future = item
+        if time.monotonic() - sent > self.ttl:
+            future.cancel()
+            return None
+        try:
+            return sent, future.result()
+        except Exception as exc:  # noqa: BLE001 - the caller lists it itself
+            _log.debug("read-ahead of %s failed: %s", dir_key, exc)
+            return None
