@@ -52,6 +52,7 @@ class S3Tree:
         in_flight: InFlightUploads | None = None,
     ) -> None:
         self.client = client
+        self.in_flight = in_flight  # the gateway's multipart uploads being sent
         self.bucket = bucket
         self.prefix = prefix
         self.settings = settings
