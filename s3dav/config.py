@@ -200,6 +200,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "metrics": {"enabled": (parse_bool, True)},
 }
 TLS_KEYS = {"cert", "key"}
+# The gateway's own web UI lives under this path (s3dav/dav/webui.py): no share there.
+UI_PREFIX = "/_s3dav"
 SHARE_KEYS = {"path", "bucket", "prefix", "read_only", "users", "quota", "inline_active_content"}
 
 
@@ -365,6 +367,8 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
         if not item.get("bucket"):
             raise ConfigError(f"{where}.bucket: missing")
         path = "/" + parse_str(item.get("path", "/"), f"{where}.path").strip("/")
+        if (path.lower() + "/").startswith(UI_PREFIX + "/"):
+            raise ConfigError(f"{where}.path: {UI_PREFIX} is reserved for the gateway's web UI")
         try:
             prefix = normalize_prefix(parse_str(item.get("prefix", ""), f"{where}.prefix"))
         except BadPath as exc:
