@@ -80,7 +80,7 @@ def breadcrumbs(display_path: str) -> str:
         else:
             href = quote("/" + "/".join(parts[: i + 1]) + "/")
             crumbs.append(f'<a href="{esc(href)}">{esc(part)}</a>')
-    return crumbs[0] + '<span class="sep">/</span>'.join([""] + crumbs[1:])
+    return crumbs[0] + '<span class="sep">/</span>'.join(crumbs[1:])
 
 
 def render_row(row: Row) -> str:
@@ -170,6 +170,8 @@ def render_page(
             '<tr class="dir up"><td><a href="../">../</a></td><td></td><td></td><td></td></tr>'
         )
     lines += [render_row(row) for row in sort_rows(rows)]
+    if not rows:
+        lines.append('<tr class="empty"><td colspan="4">This folder is empty.</td></tr>')
     lines += [
         "</tbody></table>",
         f'<footer id="count">{len(rows)} item{"s" if len(rows) != 1 else ""}'

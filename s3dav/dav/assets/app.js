@@ -215,6 +215,7 @@
   }
 
   async function newFolder() {
+    say("");
     const name = await ask("New folder in this folder:", "", "Create");
     if (name === null) return;
     const problem = badName(name);
@@ -229,6 +230,7 @@
   }
 
   async function rename(tr) {
+    say("");
     const old = tr.dataset.name;
     const isDir = tr.classList.contains("dir");
     const name = await ask(`Rename ${isDir ? "folder" : "file"} “${old}” to:`, old, "Rename");
@@ -248,6 +250,7 @@
   }
 
   async function remove(tr) {
+    say("");
     const name = tr.dataset.name;
     const isDir = tr.classList.contains("dir");
     const question = isDir
@@ -364,6 +367,7 @@
       const waiting = this.jobs.length - done - failed;
       $("overall").max = Math.max(total, 1);
       $("overall").value = total ? sent : this.jobs.length ? 1 : 0;
+      $("overall").classList.toggle("bad", failed > 0);
       const parts = [`${done} of ${this.jobs.length} uploaded`];
       if (failed) parts.push(`${failed} failed`);
       parts.push(waiting ? `${humanSize(sent)} of ${humanSize(total)}` : humanSize(total));
