@@ -21,21 +21,25 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from s3dav.config import Config, ConfigError, ListenError, Share
 from s3dav.dav.browser import DirBrowser, ShareIndex
+from s3dav.dav.directget import DirectDownloads, DirectRule
 from s3dav.dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.dav.props import SqlitePropertyManager
 from s3dav.dav.provider import S3Provider
 from s3dav.dav.safety import SafeContent
 from s3dav.dav.webui import UiAssets
+from s3dav.errors import is_denied, is_missing_bucket, s3_code
 from s3dav.redis_url import parse_redis_url
 from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.server.clientaddr import parse_networks
 from s3dav.server.errorpages import PlainErrorPrinter, RealmAuthenticator
 from s3dav.server.errorpages import install as install_error_pages
 from s3dav.server.httpguard import DeferredHandshakeAdapter, GuardedServer, Limits
+from s3dav.server.linkstore import LinkStore
 from s3dav.server.lockguard import LockGuard
 from s3dav.server.metrics import Metrics
 from s3dav.server.middleware import GatewayApp
 from s3dav.server.onewrite import OneWriteGateway
+from s3dav.server.sharelinks import ShareInfo, ShareLinks, link_settings
 from s3dav.server.throttle import LoginThrottle
 from s3dav.store.metacache import MetaStore
 from s3dav.store.quickhead import make_quick_head
@@ -45,9 +49,11 @@ from s3dav.store.stores import StoreIdentity, normalize_endpoint, store_identity
 from s3dav.store.tree import S3Tree, TreeSettings
 from s3dav.transfer.afterput import AfterPut
 from s3dav.transfer.contentcache import ContentCache
+from s3dav.transfer.journal import JournalInUse, read_record
+from s3dav.transfer.partchecks import PartChecksums
 from s3dav.transfer.partpool import PartPool
-from s3dav.transfer.upload import PartChecksums, uploads_in_flight
-from s3dav.transfer.writeback import JournalInUse, WriteBack, read_record
+from s3dav.transfer.uploads import InFlightUploads
+from s3dav.transfer.writeback import WriteBack
 
 _log = logging.getLogger(__name__)
 
@@ -92,14 +98,13 @@ def check_buckets(client, shares: list[Share]) -> None:
         try:
             client.head_bucket(Bucket=share.bucket)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("404", "NoSuchBucket", "NotFound"):
+            if is_missing_bucket(exc):
                 raise ConfigError(f"bucket {share.bucket!r} does not exist") from None
-            if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            if is_denied(exc):
                 raise ConfigError(
                     f"bucket {share.bucket!r}: access denied (check the credentials)"
                 ) from None
-            raise ConfigError(f"bucket {share.bucket!r}: S3 answered {code}") from None
+            raise ConfigError(f"bucket {share.bucket!r}: S3 answered {s3_code(exc)}") from None
         except BotoCoreError as exc:
             raise ConfigError(f"cannot reach S3 for bucket {share.bucket!r}: {exc}") from None
 
@@ -257,6 +262,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     counter.duration_listeners.append(metrics.on_s3_duration)
     threads = cfg.server["threads"]
     client = make_client(s3_settings(cfg), counter, pool_size=threads + 32)
+    in_flight = InFlightUploads()  # this gateway's multipart uploads: never swept as stale
     sweeper = None
     if cfg.s3["abort_stale_uploads_after"] > 0:
         sweeper = StaleUploadSweeper(
@@ -264,7 +270,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             [(share.bucket, share.prefix) for share in cfg.shares],
             older_than=cfg.s3["abort_stale_uploads_after"],
             every=cfg.s3["abort_stale_uploads_every"],
-            keep=uploads_in_flight,
+            keep=in_flight.ids,
         )
     if check:
         check_buckets(client, cfg.shares)
@@ -308,6 +314,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             metrics=metrics,
             checksums=checksums,
             part_pool=part_pool,
+            in_flight=in_flight,
         )
 
     try:
@@ -347,6 +354,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             after_put=after_put,
             checksums=checksums,
             part_pool=part_pool,
+            in_flight=in_flight,
         )
         tree.listings.on_hit = metrics.cache_hits.labels(cache="listing").inc
         tree.listings.on_miss = metrics.cache_misses.labels(cache="listing").inc
@@ -367,6 +375,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     )
     quiet_mapped_put_failures()
     install_error_pages()
+    links_and_downloads = share_links_setup(cfg, cache_dir, providers, closers)
     wsgidav_config = {
         "provider_mapping": providers,
         "property_manager": None,  # one per store, set on each provider below
@@ -388,8 +397,10 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "inline_active_shares": [s.path for s in cfg.shares if s.inline_active_content],
             "max_lock_timeout": int(cfg.locks["max_timeout"]),
             "max_lock_owner": cfg.locks["max_owner"],
+            **links_and_downloads,  # share_links, direct_downloads (issue 17)
         },
         "middleware_stack": [
+            ShareLinks,  # s3dav/server/sharelinks.py: /_s3dav/links and /_s3dav/s/ (own auth)
             SafeContent,  # s3dav/dav/safety.py: user files cannot script the gateway's origin
             UiAssets,  # s3dav/dav/webui.py: /_s3dav/app.js, the listing page's script
             PlainErrorPrinter,  # s3dav/server/errorpages.py: one-line error answers
@@ -398,6 +409,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             ShareIndex,  # GET / with no share there: the user's shares
             ReadOnlyShareGuard,
             LockGuard,  # s3dav/server/lockguard.py: LOCK timeout and owner size capped
+            DirectDownloads,  # s3dav/dav/directget.py: `downloads: redirect` -> 302 to S3
             DirBrowser,  # s3dav/dav/browser.py: the listing page and ?davmount
             RequestResolver,
         ],
@@ -438,6 +450,35 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         gw.closers.append(shared.bus.close)
         _log.info("replica mode: locks, dead properties and listing changes via %s", shared.target)
     return gw
+
+
+def share_links_setup(cfg: Config, cache_dir: Path, providers: dict, closers: list) -> dict:
+    """config["s3dav"] entries of issue 17: the share links and the direct-download rules."""
+    key = cfg.share_links.get("key")
+    store = None
+    if key:
+        store = LinkStore(
+            cache_dir / "sharelinks.sqlite3", max_per_user=cfg.share_links["max_per_user"]
+        )
+        closers.append(store.close)
+    shares = {
+        s.path: ShareInfo(s.path, share_identity(cfg, s).text, tuple(s.users), s.read_only)
+        for s in cfg.shares
+    }
+    settings = link_settings(
+        key=key,
+        max_seconds=cfg.share_links.get("max_expiry", 30 * 86400),
+        store=store,
+        shares=shares,
+        providers=providers,
+        users=cfg.users,
+    )
+    direct = {
+        s.path: DirectRule(s.redirect_threshold, int(s.redirect_expiry), s.inline_active_content)
+        for s in cfg.shares
+        if s.downloads == "redirect"
+    }
+    return {"share_links": settings, "direct_downloads": direct}
 
 
 @dataclass

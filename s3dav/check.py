@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
 )
 
 from s3dav.config import Config
 from s3dav.dav.provider import RESERVED_PATHS, RESERVED_PREFIX
+from s3dav.errors import operator_problem
 from s3dav.preflight import missing_extras, plain_http_basic_warning
 from s3dav.store.keys import FOLDER_SUFFIX
 from s3dav.store.listing import visible_name
@@ -51,32 +50,6 @@ def preflight(cfg: Config) -> bool:
     if warning:
         _warn(warning)
     return ok
-
-
-_MISSING = ("404", "NoSuchBucket", "NotFound")
-_DENIED = (
-    "403",
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "AllAccessDisabled",
-)
-
-
-def _problem(exc: Exception) -> str:
-    """What went wrong, in words an operator acts on (never a credential)."""
-    if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", "error"))
-        if code in _MISSING:
-            return f"the bucket does not exist ({code})"
-        if code in _DENIED:
-            return f"access denied: check the credentials and the bucket policy ({code})"
-        return code
-    if isinstance(exc, EndpointConnectionError):
-        return f"cannot connect to the S3 endpoint {exc.kwargs.get('endpoint_url', '')}".rstrip()
-    if isinstance(exc, NoCredentialsError):
-        return "no credentials found (environment, profile, instance role or the config)"
-    return type(exc).__name__
 
 
 def scan_clashes(
@@ -205,14 +178,14 @@ def run_check(cfg: Config) -> int:
         try:
             client.head_bucket(Bucket=share.bucket)
         except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: {_problem(exc)}")
+            _say(False, f"{where}: {operator_problem(exc)}")
             all_ok = False
             continue
         try:
             client.list_objects_v2(Bucket=share.bucket, Prefix=share.prefix, MaxKeys=1)
             _say(True, f"{where}: list")
         except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: list refused: {_problem(exc)}")
+            _say(False, f"{where}: list refused: {operator_problem(exc)}")
             all_ok = False
             continue
         if not share.read_only:
@@ -222,7 +195,7 @@ def run_check(cfg: Config) -> int:
                 client.delete_object(Bucket=share.bucket, Key=probe)
                 _say(True, f"{where}: put and delete")
             except (ClientError, BotoCoreError) as exc:
-                _say(False, f"{where}: put/delete refused: {_problem(exc)}")
+                _say(False, f"{where}: put/delete refused: {operator_problem(exc)}")
                 all_ok = False
         progress = Progress()
         try:
@@ -231,7 +204,7 @@ def run_check(cfg: Config) -> int:
                 client, share.bucket, share.prefix, progress, reserved
             )
         except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: key scan failed: {_problem(exc)}")
+            _say(False, f"{where}: key scan failed: {operator_problem(exc)}")
             all_ok = False
             continue
         finally:
@@ -260,7 +233,7 @@ def run_check(cfg: Config) -> int:
         try:
             all_ok = check_names(client, share.bucket, share.prefix, where) and all_ok
         except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: name scan failed: {_problem(exc)}")
+            _say(False, f"{where}: name scan failed: {operator_problem(exc)}")
             all_ok = False
         try:
             uploads = client.list_multipart_uploads(Bucket=share.bucket, Prefix=share.prefix)
@@ -276,7 +249,7 @@ def run_check(cfg: Config) -> int:
             else:
                 _say(True, f"{where}: no stale multipart uploads")
         except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: cannot list multipart uploads: {_problem(exc)}")
+            _say(False, f"{where}: cannot list multipart uploads: {operator_problem(exc)}")
             all_ok = False
     print("all is well" if all_ok else "problems found (see [FAIL] above)")
     return 0 if all_ok else 1

@@ -198,11 +198,30 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "format": (choice("plain", "json"), "plain"),
     },
     "metrics": {"enabled": (parse_bool, True)},
+    # Share links (issue 17): off while `key` is unset (server/sharelinks.py, docs/SECURITY.md).
+    "share_links": {
+        "key": (parse_opt_str, None),
+        "max_expiry": (parse_duration, "30d"),
+        "max_per_user": (parse_count, 200),
+    },
 }
 TLS_KEYS = {"cert", "key"}
 # The gateway's own web UI lives under this path (s3dav/dav/webui.py): no share there.
 UI_PREFIX = "/_s3dav"
-SHARE_KEYS = {"path", "bucket", "prefix", "read_only", "users", "quota", "inline_active_content"}
+SHARE_KEYS = {
+    "path",
+    "bucket",
+    "prefix",
+    "read_only",
+    "users",
+    "quota",
+    "inline_active_content",
+    "downloads",
+    "redirect_threshold",
+    "redirect_expiry",
+}
+MIN_LINK_KEY = 16  # characters of share_links.key: an HMAC key, not a password
+MAX_PRESIGN_SECONDS = 7 * 86400  # SigV4 presigned URLs live at most a week
 
 
 @dataclass
@@ -216,6 +235,11 @@ class Share:
     # Show HTML/SVG/XML/JS/PDF files in the browser instead of as downloads (safety.py);
     # they stay sandboxed (no script, opaque origin) either way.
     inline_active_content: bool = False
+    # Direct downloads (issue 17, dav/directget.py): `redirect` answers GET of a file of at
+    # least `redirect_threshold` bytes with 302 to a presigned S3 URL valid `redirect_expiry`.
+    downloads: str = "proxy"
+    redirect_threshold: int = 8 * 1024**2
+    redirect_expiry: float = 300.0
 
 
 @dataclass
@@ -230,6 +254,7 @@ class Config:
     tls: dict | None
     shares: list[Share]
     users: dict[str, dict]
+    share_links: dict = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -380,6 +405,9 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
             if u != "anonymous" and u not in users:
                 raise ConfigError(f"{where}.users: no user {u!r} in users")
         quota = item.get("quota")
+        expiry = parse_duration(item.get("redirect_expiry", "5m"), f"{where}.redirect_expiry")
+        if not 1 <= expiry <= MAX_PRESIGN_SECONDS:
+            raise ConfigError(f"{where}.redirect_expiry: must be from 1s to 7d (S3's own limit)")
         shares.append(
             Share(
                 path=path,
@@ -391,6 +419,13 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
                 inline_active_content=parse_bool(
                     item.get("inline_active_content", False), f"{where}.inline_active_content"
                 ),
+                downloads=choice("proxy", "redirect")(
+                    item.get("downloads", "proxy"), f"{where}.downloads"
+                ),
+                redirect_threshold=parse_size(
+                    item.get("redirect_threshold", "8MiB"), f"{where}.redirect_threshold"
+                ),
+                redirect_expiry=expiry,
             )
         )
     paths = [s.path for s in shares]
@@ -453,6 +488,11 @@ def build(raw: dict, environ: dict | None = None) -> Config:
         raise ConfigError("locks.max_owner: must be at least 1 byte")
     if sections["s3"]["part_size"] < 5 * 1024**2:
         raise ConfigError("s3.part_size: S3 needs at least 5MiB")
+    key = sections["share_links"]["key"]
+    if key is not None and len(key) < MIN_LINK_KEY:
+        raise ConfigError(f"share_links.key: must be at least {MIN_LINK_KEY} characters")
+    if not 1 <= sections["share_links"]["max_expiry"] <= 10 * 365 * 86400:
+        raise ConfigError("share_links.max_expiry: must be from 1s to 10 years")
     users = _users(raw)
     shares = _shares(raw, sections["server"]["auth"], users)
     if sections["server"]["auth"] == "basic" and not users:

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from s3dav.store.stores import normalize_endpoint, store_identity
-from s3dav.transfer.writeback import MAGIC, TRAILER
+from s3dav.transfer.journal import MAGIC, TRAILER
 from tests.cachedirs import store_dir
 from tests.helpers import TEST_ENV, free_port, propfind
 from tests.test_writeback import pending, proxy, set_latency, wait_for  # noqa: F401 - fixture

@@ -64,6 +64,9 @@ SAMPLES = {
     ("logging", "level"): "debug",
     ("logging", "format"): "json",
     ("metrics", "enabled"): "off",
+    ("share_links", "key"): "a-share-link-key-0123456789",
+    ("share_links", "max_expiry"): "7d",
+    ("share_links", "max_per_user"): "20",
 }
 
 

@@ -8,6 +8,7 @@ import time
 
 from s3dav.transfer.partpool import PartPool
 from s3dav.transfer.upload import StreamingUpload
+from s3dav.transfer.uploads import Body, UploadTarget, UploadTuning
 
 MIB = 1024 * 1024
 
@@ -71,9 +72,10 @@ def test_a_cleared_pool_keeps_nothing():
 
 def _upload(s3, bucket, key, body, pool):
     up = StreamingUpload(
-        s3, bucket, key, content_type=None, metadata={}, part_size=5 * MIB,
-        threshold=5 * MIB, expected_size=len(body), max_inflight=3, buffers=pool,
-    )  # fmt: skip
+        UploadTarget(s3, bucket, key),
+        UploadTuning(part_size=5 * MIB, threshold=5 * MIB, concurrency=3, buffers=pool),
+        Body(expected_size=len(body)),
+    )
     view = memoryview(body)
     for i in range(0, len(body), 300_000):  # uneven pieces, as a client sends them
         up.write(view[i : i + 300_000])

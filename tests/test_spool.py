@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from s3dav.transfer import spool as spool_mod
-from s3dav.transfer.contentcache import UploadTee
 from s3dav.transfer.spool import ALIGN, CHUNK, Spool, read_window
+from s3dav.transfer.uploadtee import UploadTee
 
 MIB = 1024 * 1024
 

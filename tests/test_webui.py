@@ -31,6 +31,7 @@ from s3dav.config import ConfigError, build
 from s3dav.dav.browser import breadcrumbs
 from s3dav.dav.webui import APP_JS
 from tests.helpers import TEST_ENV, propfind
+from tests.security_setup import HASHES, PASSWORDS
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -485,6 +486,33 @@ def test_without_script_it_lists_and_downloads(gw, tab):
     assert Path(info.value.path()).read_bytes() == b"a,b\n1,2\n"
     page.page.locator("nav.crumbs a", has_text="/").click()
     assert page.names() == ["sub/", "readme.txt"]
+
+
+def test_share_link_offered_only_when_links_are_on(make_gateway, s3, bucket, tab):
+    s3.put_object(Bucket=bucket, Key="users/ann/notes.txt", Body=b"notes")
+    share = {"path": "/ann", "bucket": bucket, "prefix": "users/ann/", "users": ["ann"]}
+    users = {"ann": {"password_hash": HASHES["ann"]}}
+    login = {"http_credentials": {"username": "ann", "password": PASSWORDS["ann"]}}
+    off = make_gateway(config={"users": users, "shares": [share]})
+    page = tab(**login)
+    page.open(off.url + "/ann/")
+    expect(page.page.locator('tr[data-name="notes.txt"] button.rename')).to_have_count(1)
+    assert page.page.locator("a.share").count() == 0  # /_s3dav/links would answer 404
+
+    on = make_gateway(
+        config={
+            "users": users,
+            "shares": [share],
+            "share_links": {"key": "test-share-link-key-0123456789"},
+        }
+    )
+    page = tab(**login)
+    page.open(on.url + "/ann/")
+    link = page.page.locator('tr[data-name="notes.txt"] a.share')
+    assert link.get_attribute("href") == "/_s3dav/links?path=%2Fann%2Fnotes.txt"
+    link.click()
+    expect(page.page.get_by_text("New link for /ann/notes.txt")).to_be_visible()
+    page.shot("share-links-page", ["New link for /ann/notes.txt"])
 
 
 def test_page_csp_allows_only_the_gateways_script(gw):

@@ -139,11 +139,13 @@ def render_page(
     *,
     is_root: bool,
     writable: bool = True,
+    links: bool = False,
     script: str = "",
 ) -> str:
     """The whole HTML page; every name and link is escaped here.
 
-    `script` is the `<script>` tag of the web client (webui.py), or "" for none.
+    `script` is the `<script>` tag of the web client (webui.py), or "" for none;
+    `links` says whether it offers "Share…" (share links are on).
     """
     esc = html.escape
     lines = [
@@ -153,7 +155,8 @@ def render_page(
         '<link rel="icon" href="data:,">',  # no /favicon.ico request (an S3 HEAD)
         f"<title>Index of {esc(display_path)}</title>",
         f"<style>{STYLE}</style></head>",
-        f'<body data-base="{esc(base_href)}" data-writable="{"1" if writable else "0"}"><main>',
+        f'<body data-base="{esc(base_href)}" data-writable="{"1" if writable else "0"}"'
+        f' data-links="{"1" if links else "0"}"><main>',
         f'<header class="top"><nav class="crumbs" aria-label="Folder">'
         f"{breadcrumbs(display_path)}</nav>",
         '<a id="davmount" href="'
@@ -236,6 +239,7 @@ class DirBrowser(BaseMiddleware):
                 rows,
                 is_root=display == "/",
                 writable=not getattr(provider, "readonly", False),
+                links=links_enabled(self.config),
                 script=script_tag(),
             ).encode()
             ctype = "text/html; charset=utf-8"
@@ -251,6 +255,12 @@ class DirBrowser(BaseMiddleware):
             ],
         )
         return [b""] if method == "HEAD" else [body]
+
+
+def links_enabled(config: dict) -> bool:
+    """Are share links on (server/sharelinks.py answers `/_s3dav/links`)? Then rows offer them."""
+    settings = config.get("s3dav", {}).get("share_links")
+    return bool(settings is not None and settings.key and settings.store is not None)
 
 
 def redirect(environ, start_response, location: str):

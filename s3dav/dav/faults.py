@@ -14,36 +14,44 @@ import logging
 from collections.abc import Callable
 
 from wsgidav.dav_error import (
-    ERROR_DESCRIPTIONS,
     HTTP_BAD_REQUEST,
     HTTP_INSUFFICIENT_STORAGE,
     HTTP_INTERNAL_ERROR,
     HTTP_REQUEST_TIMEOUT,
-    HTTP_SERVICE_UNAVAILABLE,
     DAVError,
 )
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from s3dav.dav.provider import as_s3_error
-from s3dav.transfer.upload import IncompleteBody
+from s3dav.dav.wsgidav_compat import PUT_FAILED_LOGGER, PUT_FAILED_MESSAGE, name_statuses
+from s3dav.errors import WriteBackTimeout, classify
+from s3dav.transfer.uploads import IncompleteBody
 
 _log = logging.getLogger(__name__)
 
-# WsgiDAV's table lacks it and would say "503 Status".
-ERROR_DESCRIPTIONS.setdefault(HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable")
-ERROR_DESCRIPTIONS.setdefault(HTTP_INSUFFICIENT_STORAGE, "507 Insufficient Storage")
-ERROR_DESCRIPTIONS.setdefault(HTTP_REQUEST_TIMEOUT, "408 Request Timeout")
+name_statuses()  # the 503, 507 and 408 answered here get their names in the status line
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
+def as_s3_error(exc: Exception, doing: str) -> DAVError:
+    """Turn an S3/network failure into a clear DAVError (never a bare 500 traceback).
+
+    The status and words come from the one table in s3dav/errors.py.
+    """
+    if isinstance(exc, DAVError):
+        return exc
+    failure = classify(exc)
+    return DAVError(failure.status, f"{doing}: {failure.reason}")
+
+
 def is_s3_failure(exc: BaseException | None) -> bool:
-    """Is this an error raised by botocore (an S3 answer or a network failure)?"""
+    """Is this a failure of S3 or of the way to it (a botocore error, or journalled
+    uploads that did not reach S3 in time)?"""
     if exc is None:
         return False
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return isinstance(exc, BotoCoreError | ClientError)
+    return isinstance(exc, BotoCoreError | ClientError | WriteBackTimeout)
 
 
 def is_disk_full(exc: BaseException | None) -> bool:
@@ -100,7 +108,7 @@ class QuietMappedPutFailures(logging.Filter):
     S3ErrorMapper logs as one warning line. Anything else keeps its traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not record.exc_info or record.msg != "PUT: byte copy failed":
+        if not record.exc_info or record.msg != PUT_FAILED_MESSAGE:
             return True
         exc = record.exc_info[1]
         return exc is None or map_s3_error(exc, "PUT") is exc
@@ -108,7 +116,7 @@ class QuietMappedPutFailures(logging.Filter):
 
 def quiet_mapped_put_failures() -> None:
     """Install QuietMappedPutFailures on WsgiDAV's request logger (once)."""
-    logger = logging.getLogger("wsgidav.request_server")
+    logger = logging.getLogger(PUT_FAILED_LOGGER)
     if not any(isinstance(f, QuietMappedPutFailures) for f in logger.filters):
         logger.addFilter(QuietMappedPutFailures())
 

@@ -19,9 +19,9 @@ from wsgidav.dav_error import DAVError, get_http_status_string
 from wsgidav.util import to_unicode_safe
 from wsgidav.xml_tools import is_etree_element
 
-# The standard library's own escaping, so the text is exactly what it writes.
-_escape_cdata = ET._escape_cdata
-_escape_attrib = ET._escape_attrib
+# the standard library's own escaping, so the text is exactly what it writes
+from s3dav.dav.wsgidav_compat import escape_attrib, escape_cdata
+
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>\n'
 OK = "200 OK"
 
@@ -94,7 +94,7 @@ class Multistatus:
         w = self._parts.append
         tags, tag_of = self._tags, self._tag
         if href:
-            w(self._response[0] + _escape_cdata(href) + self._response[1])
+            w(self._response[0] + escape_cdata(href) + self._response[1])
         else:
             w(self._response_no_href)
         for status, pairs in groups.items():
@@ -109,7 +109,7 @@ class Multistatus:
                         continue
                     value = to_unicode_safe(value)
                 tag = tags.get(name) or tag_of(name)
-                w(tag[0] + _escape_cdata(value) + tag[1] if value else tag[2])
+                w(tag[0] + escape_cdata(value) + tag[1] if value else tag[2])
             closer = self._closers.get(status)
             if closer is None:
                 closer = self._closers[status] = self._propstat_end.format(status)
@@ -126,26 +126,26 @@ class Multistatus:
         for k, v in el.items():
             if not isinstance(k, str) or not isinstance(v, str):
                 raise Unrenderable(f"attribute {k!r}={v!r}")
-            w(f' {self._qname(k)}="{_escape_attrib(v)}"')
+            w(f' {self._qname(k)}="{escape_attrib(v)}"')
         text, tail = el.text, el.tail
         if not isinstance(text, str | None) or not isinstance(tail, str | None):
             raise Unrenderable(f"text {text!r} / {tail!r}")
         if text or len(el):
             w(">")
             if text:
-                w(_escape_cdata(text))
+                w(escape_cdata(text))
             for child in el:
                 self._element(child)
             w(f"</{tag}>")
         else:
             w(" />")
         if tail:
-            w(_escape_cdata(tail))
+            w(escape_cdata(tail))
 
     def to_bytes(self) -> bytes:
         root = self._root
         decls = "".join(
-            f' xmlns{":" + p if p else ""}="{_escape_attrib(uri)}"'
+            f' xmlns{":" + p if p else ""}="{escape_attrib(uri)}"'
             for uri, p in sorted(self._uris.items(), key=lambda x: x[1])
         )
         inner = "".join(self._parts)

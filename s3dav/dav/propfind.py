@@ -1,10 +1,13 @@
 """PROPFIND: WsgiDAV's handler, with the 207 body written by s3dav/dav/multistatus.py.
 
 The steps and checks are those of `RequestServer.do_PROPFIND` (wsgidav 4.4),
-in the same order; the resources give their properties as before
-(`get_properties`). Only the answer is written as text rather than built as an
-ElementTree and serialised, which was most of a warm PROPFIND's CPU. A value
-the text writer does not handle sends the request down WsgiDAV's own path.
+in the same order, except Depth infinity: `finite_depth` refuses it on a
+collection and answers it as 0 on a file, before either handler runs
+(tests/test_wsgidav_compat.py notices when WsgiDAV's steps change). The
+resources give their properties as before (`get_properties`). Only the answer
+is written as text rather than built as an ElementTree and serialised, which
+was most of a warm PROPFIND's CPU. A value the text writer does not handle
+sends the request down WsgiDAV's own path.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from wsgidav.dav_error import (
     HTTP_BAD_REQUEST,
     HTTP_FORBIDDEN,
     HTTP_NOT_FOUND,
+    DAVError,
     PRECONDITION_CODE_PropfindFiniteDepth,
 )
 from wsgidav.xml_tools import etree
 
 from s3dav.dav.multistatus import Multistatus, Unrenderable
+from s3dav.dav.wsgidav_compat import evaluate_if_headers
 
 ALLPROP_BODY = "<D:propfind xmlns:D='DAV:'><D:allprop/></D:propfind>"
 PARSED_MAX = 256  # request bodies remembered as (mode, names)
@@ -72,25 +77,37 @@ def read_request(environ: dict, fail) -> tuple[str | None, list[str]]:
     return mode, names
 
 
-def do_propfind(server, environ, start_response):
-    """`server` is WsgiDAV's RequestServer (whose do_PROPFIND this replaces)."""
-    path = environ["PATH_INFO"]
-    res = server._davProvider.get_resource_inst(path, environ)
-    environ.setdefault("HTTP_DEPTH", "infinity")
-    depth = environ["HTTP_DEPTH"]
-    if depth not in ("0", "1", "infinity"):
-        server._fail(HTTP_BAD_REQUEST, context_info=f"Invalid Depth header: {depth!r}.")
-    if depth == "infinity" and not server.allow_propfind_infinite:
-        server._fail(
+def finite_depth(environ: dict, resolve) -> None:
+    """Refuse PROPFIND Depth infinity (the default) on a collection: a walk of the
+    whole bucket. On a file (or nothing) infinity means the same as 0: answered so.
+
+    `resolve()` gives the request's resource; it is called only for infinity.
+    """
+    if environ.get("HTTP_DEPTH", "infinity").strip().lower() != "infinity":
+        return
+    res = resolve()
+    if res is not None and res.is_collection:
+        raise DAVError(
             HTTP_FORBIDDEN,
-            context_info="PROPFIND 'infinite' was disabled for security reasons.",
+            "PROPFIND with Depth infinity is not supported: use Depth 1",
             err_condition=PRECONDITION_CODE_PropfindFiniteDepth,
         )
-    if res is None:
-        server._fail(HTTP_NOT_FOUND, context_info=path)
-    server._evaluate_if_headers(res, environ)
+    environ["HTTP_DEPTH"] = "0"
 
-    mode, names = read_request(environ, server._fail)
+
+def do_propfind(provider, server, environ, start_response):
+    """WsgiDAV's `RequestServer.do_PROPFIND` (of `server`) for `provider`'s share,
+    once finite_depth has turned Depth infinity away."""
+    path = environ["PATH_INFO"]
+    res = provider.get_resource_inst(path, environ)
+    depth = environ.get("HTTP_DEPTH")
+    if depth not in ("0", "1"):
+        util.fail(HTTP_BAD_REQUEST, f"Invalid Depth header: {depth!r}.")
+    if res is None:
+        util.fail(HTTP_NOT_FOUND, path)
+    evaluate_if_headers(server, res, environ)
+
+    mode, names = read_request(environ, util.fail)
 
     answers = []
     for child in res.get_descendants(depth=depth, add_self=True):

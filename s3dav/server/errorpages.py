@@ -37,6 +37,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.mw.base_mw import BaseMiddleware
 
+from s3dav.dav.wsgidav_compat import replace_error_rendering
 from s3dav.server.auth import LOGIN_REFUSED, ThrottledAuthenticator
 
 _log = logging.getLogger(__name__)
@@ -261,9 +262,4 @@ def install() -> None:
 
     Fails loudly at start when a WsgiDAV upgrade moved what is replaced here.
     """
-    if not callable(getattr(util, "send_status_response", None)) or not hasattr(
-        DAVError, "get_response_page"
-    ):
-        raise RuntimeError("wsgidav changed: util.send_status_response / get_response_page gone")
-    util.send_status_response = send_status_response
-    DAVError.get_response_page = _page_without_request
+    replace_error_rendering(send_status_response, _page_without_request)

@@ -9,6 +9,8 @@ import sys
 import time
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A share link's token opens its link: the log keeps its id, never its signature.
+_LINK_TOKEN = re.compile(r"(/_s3dav/s/[A-Za-z0-9_-]{22})\.[^/?]*")
 
 
 def log_path(wsgi_path: str) -> str:
@@ -21,6 +23,7 @@ def log_path(wsgi_path: str) -> str:
         text = wsgi_path.encode("latin-1").decode("utf-8", errors="backslashreplace")
     except UnicodeEncodeError:  # not a PEP 3333 string: already text
         text = wsgi_path
+    text = _LINK_TOKEN.sub(r"\1.-", text)
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 

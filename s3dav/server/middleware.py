@@ -21,7 +21,9 @@ import logging
 import threading
 import time
 
-from s3dav.dav.provider import CREATED, MTIME_ACCEPTED, RESERVED_PATHS, checksum_header
+from s3dav.dav.conventions import checksum_header
+from s3dav.dav.provider import RESERVED_PATHS
+from s3dav.dav.request import CREATED, MTIME_ACCEPTED
 from s3dav.server.auth import basic_credentials_problem
 from s3dav.server.clientaddr import (
     CLIENT_ADDR,
@@ -232,6 +234,7 @@ class GatewayApp:
                     [
                         ("Content-Type", "text/plain; charset=utf-8"),
                         ("Content-Length", str(len(body))),
+                        ("X-Content-Type-Options", "nosniff"),
                         *extra_headers,
                     ],
                 )
@@ -253,6 +256,7 @@ class GatewayApp:
                     [
                         ("Content-Type", "text/plain; charset=utf-8"),
                         ("Content-Length", str(len(body))),
+                        ("X-Content-Type-Options", "nosniff"),
                     ],
                 )
                 state["bytes"] = len(body)
@@ -375,6 +379,7 @@ class GatewayApp:
             ("Content-Type", ctype),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
         ]
         if status.startswith("503"):
             headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))

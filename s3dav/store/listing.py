@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from s3dav.store.keys import FOLDER_SUFFIX, name_of_entry
+from s3dav.store.keys import name_of_entry
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,9 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class DirInfo:
-    """A folder: an implicit prefix, a marker object, or both."""
+    """A folder: an implicit prefix, a marker object, or both (marker: S3Tree.dir_marker_info)."""
 
     key: str  # "a/b/"
-    marker: FileInfo | None = None  # the `a/b/` object, when one exists
-    legacy_marker: bool = False  # an `a/b_$folder$` object exists
-
-    @property
-    def modified(self) -> float | None:
-        return self.marker.modified if self.marker else None
 
 
 @dataclass
@@ -229,8 +223,7 @@ def build_listing(dir_key: str, pages: list[dict], *, complete: bool = True) -> 
                 continue
             name, is_dir = classified
             if is_dir:
-                old = listing.dirs.get(name) or DirInfo(key=dir_key + name + "/")
-                listing.dirs[name] = replace(old, legacy_marker=key.endswith(FOLDER_SUFFIX))
+                listing.dirs.setdefault(name, DirInfo(key=dir_key + name + "/"))
             else:
                 listing.files[name] = file_from_list_entry(entry)
     # Markers `name/` roll up into CommonPrefixes; their objects are not seen

@@ -5,8 +5,9 @@ multipart upload open: invisible, but its parts are billed until someone
 aborts it. The gateway aborts those under its shares' prefixes that are older
 than `s3.abort_stale_uploads_after`, once at start and then every
 `s3.abort_stale_uploads_every`, so a gateway that runs for months cleans up
-too. Uploads this process is still sending (a 1 TB file can take a day) are
-never touched: upload.py keeps their ids.
+too. Uploads this gateway is still sending (a 1 TB file can take a day) are
+never touched: the gateway keeps their ids (transfer/uploads.py `InFlightUploads`,
+whose `ids` app.py hands to the sweeper as `keep`).
 """
 
 from __future__ import annotations

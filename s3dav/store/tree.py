@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
 
+from s3dav.errors import is_not_found
 from s3dav.store.keylocks import KeyLocks
 from s3dav.store.keys import (
     CARRIED_META,
@@ -41,6 +42,7 @@ from s3dav.transfer.afterput import AfterPut
 from s3dav.transfer.contentcache import ContentCache
 from s3dav.transfer.partpool import PartPool
 from s3dav.transfer.upload import PartChecksums, StreamingUpload, UploadResult
+from s3dav.transfer.uploads import Body, InFlightUploads, Upload, UploadTarget, UploadTuning
 from s3dav.transfer.writeback import BodyReader, Job, WriteBack, WriteBackUpload
 
 _log = logging.getLogger(__name__)
@@ -104,12 +106,6 @@ def copy_part_size(size: int, part_size: int) -> int:
     return max(part_size, min(COPY_PART_MAX, size // 10))
 
 
-def error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 class S3Tree:
     def __init__(
         self,
@@ -126,8 +122,10 @@ class S3Tree:
         after_put: AfterPut | None = None,
         checksums: PartChecksums | None = None,
         part_pool: PartPool | None = None,
+        in_flight: InFlightUploads | None = None,
     ) -> None:
         self.client = client
+        self.in_flight = in_flight  # the gateway's multipart uploads being sent
         self.checksums = checksums or PartChecksums(enabled=False)
         self.part_pool = part_pool  # part buffers shared by the process's uploads
         self.quick_head = quick_head
@@ -241,7 +239,7 @@ class S3Tree:
         try:
             resp = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if is_not_found(exc):
                 return None
             raise
         return self.info_from_response(key, resp)
@@ -380,40 +378,42 @@ class S3Tree:
         content_type: str | None,
         mtime: float | None,
         expected_size: int | None = None,
+        exact_size: int | None = None,
         conditions: dict[str, str] | None = None,
         carried: dict[str, str] | None = None,
-    ) -> StreamingUpload:
+    ) -> Upload:
         if content_type and content_type.split(";")[0].strip().lower() in IGNORED_TYPES:
             content_type = None  # curl's default for --data, not the file's type
         ctype = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
         if self.writeback is not None and not conditions:
             metadata = self.file_metadata(mtime, carried)
-            return self.writeback.new_upload(self.bucket, key, ctype, metadata)
+            return self.writeback.new_upload(
+                self.bucket, key, ctype, metadata, exact_size=exact_size
+            )
         tee = None
         if self.content is not None:
             tee = self.content.new_tee(self.settings.multipart_threshold)
-        upload = StreamingUpload(
-            self.client,
-            self.bucket,
-            key,
-            content_type=ctype,
-            metadata=self.file_metadata(mtime, carried),
+        metadata = self.file_metadata(mtime, carried)
+        tuning = UploadTuning(
             part_size=self.settings.part_size,
             threshold=self.settings.multipart_threshold,
-            expected_size=expected_size,
-            executor=self.executor,
-            max_inflight=self.settings.upload_concurrency,
-            conditions=conditions,
+            concurrency=self.settings.upload_concurrency,
             checksums=self.checksums,
-            # With post-answer work and a copy of the body, a multipart body is
-            # hashed from that copy after the answer (_record_multipart).
-            hash_md5=self.after_put is None or tee is None,
             buffers=self.part_pool,
+            executor=self.executor,
+            in_flight=self.in_flight,
         )
-        upload.tee = tee
-        upload.commit_lock = self._commit_locks.lock(key)
-        upload.on_commit = self._record_commit
-        return upload
+        # With post-answer work and a copy of the body, a multipart body is
+        # hashed from that copy after the answer (_record_multipart).
+        hash_md5 = self.after_put is None or tee is None
+        return StreamingUpload(
+            UploadTarget(self.client, self.bucket, key, ctype, metadata, conditions or {}),
+            tuning,
+            Body(expected_size=expected_size, exact_size=exact_size, hash_md5=hash_md5),
+            tee=tee,
+            commit_lock=self._commit_locks.lock(key),
+            on_commit=self._record_commit,
+        )
 
     def _record_commit(self, upload: StreamingUpload) -> None:
         """Inside the key's commit lock: the overlay shows what S3 now holds."""
@@ -651,7 +651,7 @@ class S3Tree:
         meta = own_file_meta(job.metadata, job.md5_hex, job.content_type)
         self.overlay.put_file(
             self._with_meta(
-                FileInfo(key=job.key, size=job.size, etag=job.etag, last_modified=job.created),
+                FileInfo(key=job.key, size=job.size, etag=job.md5_hex, last_modified=job.created),
                 meta,
             )
         )
@@ -855,3 +855,30 @@ class S3Tree:
         else:  # the copy shows the source's date before it is listed
             self.meta.put_folder_date(dst_dir, self.folder_date(src_dir))
         return copied, errors
+
+    # ------------------------------------------------------------------ for the dav room
+    def cached_listing(self, dir_key: str) -> Listing | None:
+        """A folder's members with own recent writes, if its listing is cached; no S3 call."""
+        raw = self.listings.get(dir_key)
+        return None if raw is None else self.overlay.apply(raw)
+
+    def set_dir_mtime(self, dir_key: str, mtime: float) -> None:
+        """Rewrite a folder's marker with `mtime` (as s3fs keeps a folder's time); the
+        cached listing, which holds the old marker, is dropped."""
+        self.make_dir(dir_key, mtime)
+        self.listings.invalidate(dir_key)
+
+    def remove_keys(self, keys: list[str]) -> list[tuple[str, str]]:
+        """delete_keys, every key shown gone at once (read-your-writes)."""
+        errors = self.delete_keys(keys)
+        for key in keys:
+            self.overlay.delete_file(key)
+        return errors
+
+    def remove_moved_tree(self, dir_key: str, keys: list[str]) -> list[tuple[str, str]]:
+        """delete_keys of what a move copied out of `dir_key`; once all are gone,
+        nothing below `dir_key` is shown."""
+        errors = self.delete_keys(keys)
+        if not errors:
+            self.overlay.delete_tree(dir_key)
+        return errors

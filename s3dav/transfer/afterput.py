@@ -9,6 +9,16 @@ Until then reads of the new object are served from the upload's spool.
 Jobs are tracked per key, so that an operation that must see the final state
 of a key (DELETE, COPY, MOVE, PROPPATCH, another upload's bookkeeping) can
 wait for its jobs first (`flush`), and shutdown can let them finish.
+
+Concurrency:
+- Threads: request threads submit jobs and flush; `workers` pool threads run
+  them; shutdown closes.
+- `_cond` (a Condition) guards `_pending`; the gauge is set under it (the
+  metric's own lock is a leaf). A job runs with no lock of ours held: it takes
+  the store's locks (commit lock -> Overlay, ContentCache) and calls S3 as it
+  needs. `flush` and `close` wait on `_cond` (the wait releases it).
+- A job must not `flush` a prefix that covers its own key: it would wait for
+  itself (until the timeout).
 """
 
 from __future__ import annotations

@@ -9,27 +9,37 @@ before it is served; a block that fails the check is dropped and fetched again.
 The cache is only an optimisation: when it is full, unwritable or corrupt, a
 read degrades to S3 and a warning is logged; a request never fails because of it.
 
-Concurrency: `ContentCache` is shared by all request threads; diskcache is
-process- and thread-safe. A `BlockReader` belongs to one request thread; its
-prefetch futures run on the cache's own small pool.
+Readers are blockreader.py, an upload's copy of its body is uploadtee.py.
+
+Concurrency:
+- Threads: request threads (get, put, hold, release, same_bytes), the block
+  pool (`pool`: BlockReader prefetches, which get and put), after-PUT workers
+  (an UploadTee's ingest puts whole objects), and one writer thread
+  (`_writer`) that moves pending blocks to disk. diskcache is process- and
+  thread-safe and needs no lock of ours.
+- `_pending_lock` guards `_pending` and `_pending_bytes`; `_held_lock` guards
+  `_held` and `_same`; `_warn_lock` guards `_warned`. All three are leaves,
+  never nested, and nothing blocks under them: diskcache (SQLite, disk I/O) and
+  an UploadTee's `read_at` are called after the lock is released.
+- Callers may hold the tree's commit lock (store/keylocks.py) when they call
+  hold, same_bytes or release: commit lock -> `_held_lock`, never the reverse.
+- `put` past `max_pending` bytes writes the block on the caller's thread
+  (back pressure instead of unbounded memory).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import diskcache
-from botocore.exceptions import ClientError
 
-from s3dav.transfer.reader import ObjectChanged, ObjectReader
-from s3dav.transfer.spool import Spool
+from s3dav.transfer.uploadtee import UploadTee
 
 _log = logging.getLogger(__name__)
 
@@ -51,12 +61,6 @@ def unseal(stored: object, expected_len: int) -> bytes | None:
     if hashlib.blake2b(data, digest_size=DIGEST).digest() != stored[:DIGEST]:
         return None
     return data
-
-
-def block_span(index: int, size: int, block_size: int) -> tuple[int, int]:
-    """First and last byte (inclusive) of block `index` of an object of `size` bytes."""
-    lo = index * block_size
-    return lo, min(lo + block_size, size) - 1
 
 
 class ContentCache:
@@ -273,194 +277,3 @@ class ContentCache:
         self._writer_thread.join(timeout=10)
         if self._cache is not None:
             self._cache.close()
-
-
-class BlockReader(ObjectReader):
-    """A seekable reader over one object version, block by block through the cache.
-
-    Blocks come from the cache when present and intact, else from one ranged
-    GET each (pinned to the ETag with If-Match). While reading sequentially, the
-    next `prefetch` blocks are fetched in parallel; never past `end_hint`, the
-    last byte the client asked for, so a Range read fetches only what it needs.
-    """
-
-    def __init__(
-        self,
-        cache: ContentCache,
-        client,
-        bucket: str,
-        key: str,
-        size: int,
-        etag: str,
-        end_hint: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.cache = cache
-        self.client = client
-        self.bucket = bucket
-        self.key = key
-        self.size = size
-        self.etag = etag
-        self.end_hint = end_hint if end_hint is not None and end_hint < size else size - 1
-        self._pos = 0
-        self._futures: dict[int, Future] = {}
-        self._block: tuple[int, bytes] | None = None
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._pos = self._seek_target(offset, whence)
-        return self._pos
-
-    def read(self, n: int = -1) -> bytes:
-        if self._pos >= self.size:
-            return b""
-        if n is None or n < 0:
-            n = self.size - self._pos
-        bs = self.cache.block_size
-        index = self._pos // bs
-        data = self._get_block(index)
-        start = self._pos - index * bs
-        chunk = data[start : start + n]
-        self._pos += len(chunk)
-        return chunk
-
-    def open_now(self) -> None:
-        """Load the first block at once, so S3 errors come before the answer starts."""
-        if self._pos < self.size:
-            self._get_block(self._pos // self.cache.block_size)
-
-    def close(self) -> None:
-        for fut in self._futures.values():
-            fut.cancel()
-        self._futures.clear()
-        self._block = None
-        super().close()
-
-    # -- internals ---------------------------------------------------------------
-    def _last_block(self) -> int:
-        end = max(self.end_hint, self._pos)
-        return min(end, self.size - 1) // self.cache.block_size
-
-    def _get_block(self, index: int) -> bytes:
-        if self._block is not None and self._block[0] == index:
-            return self._block[1]
-        last = max(self._last_block(), index)
-        for i in list(self._futures):
-            if i < index or i > last:
-                self._futures.pop(i).cancel()
-        for i in range(index + 1, min(index + 1 + self.cache.prefetch, last + 1)):
-            if i not in self._futures:
-                self._futures[i] = self.cache.pool.submit(self._load, i)
-        fut = self._futures.pop(index, None)
-        data = fut.result() if fut is not None else self._load(index)
-        self._block = (index, data)
-        return data
-
-    def _load(self, index: int) -> bytes:
-        lo, hi = block_span(index, self.size, self.cache.block_size)
-        data = self.cache.get(self.bucket, self.key, self.etag, index, hi - lo + 1)
-        if data is not None:
-            return data
-        data = self._fetch(lo, hi)
-        self.cache.put(self.bucket, self.key, self.etag, index, data)
-        return data
-
-    def _fetch(self, lo: int, hi: int) -> bytes:
-        kwargs = {"Bucket": self.bucket, "Key": self.key}
-        if lo > 0 or hi < self.size - 1:
-            kwargs["Range"] = f"bytes={lo}-{hi}"
-        if self.etag:
-            kwargs["IfMatch"] = f'"{self.etag}"'
-        try:
-            resp = self.client.get_object(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "412"):
-                other = self.cache.same_as(self.bucket, self.key, self.etag)
-                if other and other != self.etag:  # only our own MD5 self-copy: same bytes
-                    self.etag = other
-                    return self._fetch(lo, hi)
-                raise ObjectChanged(f"{self.key} changed while it was being read") from exc
-            raise
-        with resp["Body"] as body:
-            data = body.read()
-        if len(data) != hi - lo + 1:
-            raise ObjectChanged(f"{self.key}: asked for bytes {lo}-{hi}, S3 sent {len(data)} bytes")
-        return data
-
-
-class UploadTee:
-    """A copy of an upload's body, kept while it streams, for the content cache.
-
-    In memory up to `max_memory` bytes, then in a temporary file in the cache
-    directory (a `spool.Spool`, written around the page cache where the file
-    system allows), so memory stays bounded whatever the file size. A failed write
-    (disk full) drops the copy; the upload itself goes on. Once the upload is
-    committed the copy may be read at any offset (`read_at`, thread-safe) while
-    it is being ingested, so a read-back need not wait for the ingest.
-    """
-
-    def __init__(self, spool_dir: Path, max_memory: int) -> None:
-        self._spool = Spool(spool_dir, max_memory)
-        self._lock = threading.Lock()
-        self.ok = True
-
-    def write(self, data: bytes | bytearray) -> None:
-        if not self.ok:
-            return
-        try:
-            with self._lock:
-                self._spool.write(data)
-        except Exception as exc:  # noqa: BLE001 - the copy is optional
-            _log.warning("could not keep a copy of an upload for the cache: %s", exc)
-            self.discard()
-
-    def read_at(self, offset: int, n: int) -> bytes | None:
-        """`n` bytes from `offset`, or None when the copy is gone or unreadable."""
-        with self._lock:
-            if not self.ok:
-                return None
-            try:
-                return self._spool.pread(offset, n)
-            except Exception:  # noqa: BLE001 - the caller reads elsewhere
-                return None
-
-    def reader(self) -> Callable[[int], bytes]:
-        """A sequential `read(n)` over the copy; raises OSError once the copy is gone."""
-        pos = 0
-
-        def read(n: int) -> bytes:
-            nonlocal pos
-            data = self.read_at(pos, n)
-            if data is None:
-                raise OSError("the upload's copy is gone")
-            pos += len(data)
-            return data
-
-        return read
-
-    def md5_hex(self, chunk: int = 8 * MIB) -> str | None:
-        """The MD5 of the whole copy, or None when the copy is gone or unreadable."""
-        md5, read = hashlib.md5(), self.reader()
-        try:
-            while data := read(chunk):
-                md5.update(data)
-        except OSError:
-            return None
-        return md5.hexdigest()
-
-    def ingest(self, cache: ContentCache, bucket: str, key: str, etag: str) -> None:
-        """Store the body as the blocks of the new object version."""
-        if self.ok:
-            try:
-                cache.put_object(bucket, key, etag, self.reader())
-            except Exception as exc:  # noqa: BLE001
-                _log.warning("could not cache the upload of %s: %s", key, exc)
-        self.discard()
-
-    def discard(self) -> None:
-        with self._lock:
-            self.ok = False
-            try:
-                self._spool.close()
-            except Exception:  # noqa: BLE001
-                pass

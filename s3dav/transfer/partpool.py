@@ -6,6 +6,14 @@ pass, paid again by every upload for each of its first `upload_concurrency + 1`
 parts. The pool keeps buffers that finished their part, up to `keep` bytes,
 and gives them back after `idle_s` seconds without use, so memory at rest
 stays flat.
+
+Concurrency: one pool is shared by every upload of a gateway: request threads
+take buffers, part workers give them back, a Timer thread (`_expire`) trims.
+`_lock` guards `_free`, `_held`, `_timer`, `_closed` and `reused`; it is a
+leaf (callers may hold the tree's commit lock), and nothing under it blocks:
+allocation of a new buffer happens after it is released; arming the Timer
+starts a thread but does not wait for it. `held` is read without the lock
+(a gauge: it may be a moment old).
 """
 
 from __future__ import annotations

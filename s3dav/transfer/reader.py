@@ -12,6 +12,8 @@ import io
 
 from botocore.exceptions import ClientError
 
+from s3dav.errors import is_changed
+
 
 class ObjectChanged(Exception):
     """The object was replaced while being read."""
@@ -107,8 +109,7 @@ class RangedReader(ObjectReader):
         try:
             resp = self.client.get_object(**kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "412"):
+            if is_changed(exc):
                 raise ObjectChanged(f"{self.key} changed while it was being read") from exc
             raise
         self._body = resp["Body"]

@@ -5,6 +5,33 @@ a multipart upload whose parts go up in parallel while the client still sends.
 Memory is bounded by (in-flight parts + 1) x part size, whatever the file size.
 Nothing is visible in S3 until the final PutObject/CompleteMultipartUpload, so a
 failed or abandoned upload leaves the old object as it was.
+
+Longer than ~400 lines on purpose: it is one state machine (buffer, then one
+PutObject or a multipart upload) whose steps share one upload's fields, and
+it reads best whole. What uploads share is in uploads.py, part checksums in
+partchecks.py, part buffers in partpool.py.
+
+Concurrency (as rclone's vfscache/item.go states its own):
+- Threads. One request thread owns a `StreamingUpload`: it alone calls write,
+  fill_from, close and abort, and it alone touches `_chunks`, `_part`, `_fill`,
+  `_parts`, `_size` and `_upload_id` (written before any part is submitted). The
+  part workers (`UploadTuning.executor`, shared by the gateway's uploads) run
+  `_create` and `_upload_part`; they share with the request thread only `_md5`,
+  the tee, the part buffers and `_slots`.
+- `_md5` and the tee see the parts in order without a lock: part N waits for
+  part N-1's `hashed` event before it hashes and tees, then sets its own.
+- `_slots` (a semaphore of `UploadTuning.concurrency`) is the back pressure: the
+  request thread blocks in `_send_part` until a part worker is done, with no
+  lock held.
+- Locks, in the order they may be taken: the tree's commit lock for the key
+  (`commit_lock`, store/keylocks.py) -> the Overlay lock (in `on_commit`) and
+  the tee's lock (`UploadTee.write` of a single PutObject body) -> the leaf
+  locks of PartPool and InFlightUploads (PartChecksums needs none). Nothing
+  here takes the commit lock while holding another lock.
+- While the commit lock is held, S3 is called (PutObject or
+  CompleteMultipartUpload) and `_complete` waits for the last parts to be up:
+  a second PUT of the same key waits for that, which is the point (the
+  gateway's record of a key is the upload S3 committed last).
 """
 
 from __future__ import annotations
@@ -14,42 +41,30 @@ import contextlib
 import hashlib
 import logging
 import threading
-import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 
 from botocore.exceptions import ClientError
 
+from s3dav.transfer.partchecks import PartChecksums, crc32_b64, part_md5_needed
 from s3dav.transfer.partpool import PartPool
+from s3dav.transfer.uploads import (
+    Body,
+    UploadError,
+    UploadResult,
+    UploadTarget,
+    UploadTuning,
+    check_complete,
+    upload_result,
+)
 
 _log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 MIN_PART = 5 * MIB
 MAX_PARTS = 10_000
-
-# Ids of the multipart uploads this process is still sending: the stale-upload
-# sweep (staleuploads.py) must not abort one, however long it has been running.
-_in_flight: set[str] = set()
-_in_flight_lock = threading.Lock()
-
-
-def uploads_in_flight() -> frozenset[str]:
-    """Ids of the multipart uploads this process created and has not completed or aborted."""
-    with _in_flight_lock:
-        return frozenset(_in_flight)
-
-
-def _track(upload_id: str | None, *, sending: bool) -> None:
-    if upload_id:
-        with _in_flight_lock:
-            if sending:
-                _in_flight.add(upload_id)
-            else:
-                _in_flight.discard(upload_id)
 
 
 def choose_part_size(expected_size: int | None, default: int) -> int:
@@ -61,115 +76,46 @@ def choose_part_size(expected_size: int | None, default: int) -> int:
     return size
 
 
-@dataclass(frozen=True)
-class UploadResult:
-    etag: str
-    size: int
-    md5_hex: str  # "" when the body was not hashed here (StreamingUpload.hash_md5 False)
-    last_modified: float
-    multipart: bool
-
-
-class UploadError(Exception):
-    """The upload could not be completed; S3 was left as it was."""
-
-
-class IncompleteBody(UploadError):
-    """The client sent fewer bytes than it announced (it went away mid-PUT)."""
-
-
-def check_complete(key: str, received: int, announced: int | None) -> None:
-    """Refuse to store a body that ended before its Content-Length (answered 400)."""
-    if announced is not None and received != announced:
-        raise IncompleteBody(f"body of {key} ended after {received} of {announced} bytes")
-
-
-# How a store answers CreateMultipartUpload when it does not know
-# x-amz-checksum-algorithm; the upload then goes on without part checksums.
-CHECKSUM_REFUSED = {"InvalidArgument", "InvalidRequest", "NotImplemented", "BadRequest"}
-CHECKSUM_REFUSED_STATUS = {400, 501}
-
-
-def part_md5_needed(client, crc32: bool) -> bool:
-    """Whether parts need a Content-MD5 for integrity.
-
-    Over plain HTTP botocore signs every body with its SHA-256, which S3
-    checks; a second hash of each part would only cost CPU. Over HTTPS the
-    body is not signed, so a part needs a Content-MD5 unless it carries a CRC32.
-    """
-    url = getattr(getattr(client, "meta", None), "endpoint_url", "") or ""
-    return not crc32 and not url.startswith("http://")
-
-
-def crc32_b64(data: bytes) -> str:
-    """The part checksum as S3 takes it in x-amz-checksum-crc32."""
-    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-
-
-class PartChecksums:
-    """Whether multipart uploads carry a CRC32 per part (`s3.part_checksums`).
-
-    S3 then checks every part and keeps a composite checksum, as it does for
-    boto3's and the AWS CLI's uploads. A store that refuses the checksum
-    algorithm on the first CreateMultipartUpload turns this off for the process.
-    """
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-
-    def refused(self, exc: ClientError) -> bool:
-        """True (and off from now on) when `exc` is a store refusing the checksum."""
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if not self.enabled or (
-            error.get("Code") not in CHECKSUM_REFUSED and status not in CHECKSUM_REFUSED_STATUS
-        ):
-            return False
-        _log.warning(
-            "the S3 store refused part checksums (%s %s); uploads go on without them",
-            status, error.get("Code", ""),
-        )  # fmt: skip
-        self.enabled = False
-        return True
-
-
 class StreamingUpload:
-    """A write-only file object that streams into one S3 object."""
+    """A write-only file object that streams into one S3 object (an `uploads.Upload`)."""
+
+    write_back = False
 
     def __init__(
         self,
-        client,
-        bucket: str,
-        key: str,
+        target: UploadTarget,
+        tuning: UploadTuning = UploadTuning(),
+        body: Body = Body(),
         *,
-        content_type: str | None,
-        metadata: dict[str, str],
-        part_size: int = 8 * MIB,
-        threshold: int = 8 * MIB,
-        expected_size: int | None = None,
-        executor: ThreadPoolExecutor | None = None,
-        max_inflight: int = 10,
-        conditions: dict[str, str] | None = None,
-        checksums: PartChecksums | None = None,
-        hash_md5: bool = True,
-        known_md5: str | None = None,
-        buffers: PartPool | None = None,
+        tee=None,
+        commit_lock: AbstractContextManager | None = None,
+        on_commit: Callable[[StreamingUpload], None] | None = None,
     ) -> None:
-        """`hash_md5` False: a multipart body is not hashed here, because the
-        caller hashes its copy after the answer (it is a fifth of an upload's
-        CPU); a single PutObject is always hashed, for its Content-MD5.
-        `known_md5`: the body's MD5 when the caller knows it already.
-        `buffers`: the process's part buffers (partpool); None: this upload's own."""
-        self.client = client
-        self.bucket = bucket
-        self.key = key
-        self.content_type = content_type or "application/octet-stream"
-        self.metadata = dict(metadata)
-        self.part_size = choose_part_size(expected_size, part_size)
-        self.threshold = max(threshold, 1)
-        self.expected_size = expected_size
-        self.executor = executor
-        self.conditions = conditions or {}
+        """`tee`: a copy of the body for the content cache (contentcache.UploadTee).
+        `commit_lock`, `on_commit`: the tree's; commits of one key are serialised
+        under its lock and recorded by `on_commit` inside it, so the gateway's view
+        of a key always matches the upload S3 committed last (two PUTs racing)."""
+        self.client = target.client
+        self.bucket = target.bucket
+        self.key = target.key
+        self.content_type = target.content_type or "application/octet-stream"
+        self.metadata = dict(target.metadata)
+        self.conditions = dict(target.conditions)
+        self.part_size = choose_part_size(body.expected_size, tuning.part_size)
+        self.threshold = max(tuning.threshold, 1)
+        self.expected_size = body.expected_size
+        self.exact_size = body.exact_size
+        self.known_md5 = body.md5_hex
+        self.hash_md5 = body.hash_md5 and body.md5_hex is None
+        self.executor = tuning.executor
+        self._own_executor = False
+        self.checksums = tuning.checksums or PartChecksums(enabled=False)
+        self._in_flight = tuning.in_flight
+        self.tee = tee
+        self.commit_lock = commit_lock or contextlib.nullcontext()
+        self.on_commit = on_commit
+        self.result: UploadResult | None = None
+        self.closed = False
         self._chunks: deque[bytes | bytearray] = deque()  # received before the multipart began
         self._buffered = 0
         # Once multipart: the part being filled. Part buffers whose upload is done go
@@ -177,33 +123,19 @@ class StreamingUpload:
         # page faults) per part.
         self._part: bytearray | None = None
         self._fill = 0
-        self._own_buffers = buffers is None
-        self._buffers = buffers or PartPool(keep=(max_inflight + 1) * self.part_size, idle_s=None)
+        self._own_buffers = tuning.buffers is None
+        self._buffers = tuning.buffers or PartPool(
+            keep=(tuning.concurrency + 1) * self.part_size, idle_s=None
+        )
         self._md5 = hashlib.md5()
-        self.known_md5 = known_md5
-        self.hash_md5 = hash_md5 and known_md5 is None
         self._hashed: threading.Event | None = None  # set when the last part sent is hashed
         self._size = 0
         self._upload_id: str | None = None
         self._creating: Future | None = None  # an early CreateMultipartUpload (see write)
         self._parts: list[tuple[int, Future]] = []
-        self.checksums = checksums or PartChecksums(enabled=False)
         self._crc32 = False  # this upload's parts carry a CRC32 (fixed at its creation)
-        self._part_md5 = part_md5_needed(client, crc32=False)
-        self._slots = threading.BoundedSemaphore(max_inflight)
-        # Set by the tree: commits of one key are serialised under commit_lock and
-        # recorded by on_commit inside it, so the gateway's view of a key always
-        # matches the upload S3 committed last (two PUTs racing on one key).
-        self.commit_lock = contextlib.nullcontext()
-        self.on_commit = None
-        self._own_executor = False
-        self.result: UploadResult | None = None
-        self.closed = False
-        # Set when the client announced a Content-Length: a body that ends
-        # early (client gone) must never be stored as the object.
-        self.exact_size: int | None = None
-        # A copy of the body for the content cache (contentcache.UploadTee), or None.
-        self.tee = None
+        self._part_md5 = part_md5_needed(self.client, crc32=False)
+        self._slots = threading.BoundedSemaphore(tuning.concurrency)
 
     # -- file object protocol -------------------------------------------------
     def write(self, data: bytes | bytearray) -> int:
@@ -311,7 +243,7 @@ class StreamingUpload:
                 _log.info("aborted multipart upload of %s", self.key)
             except Exception as exc:  # noqa: BLE001
                 _log.warning("could not abort multipart upload of %s: %s", self.key, exc)
-            _track(upload_id, sending=False)  # if the abort failed, a later sweep may end it
+            self._ended(upload_id)  # if the abort failed, a later sweep may end it
         if self._own_buffers:
             self._buffers.clear()
         if self._own_executor and self.executor:
@@ -348,13 +280,15 @@ class StreamingUpload:
             Metadata=self.metadata,
             **self.conditions,
         )
-        self.result = UploadResult(
-            etag=resp["ETag"].strip('"'),
-            size=self._size,
-            md5_hex=md5_hex,
-            last_modified=time.time(),
-            multipart=False,
-        )
+        self.result = upload_result(resp["ETag"], size=self._size, md5_hex=md5_hex, multipart=False)
+
+    def _started(self, upload_id: str) -> None:
+        if self._in_flight is not None:
+            self._in_flight.started(upload_id)
+
+    def _ended(self, upload_id: str) -> None:
+        if self._in_flight is not None:
+            self._in_flight.ended(upload_id)
 
     def _ensure_executor(self) -> ThreadPoolExecutor:
         if self.executor is None:
@@ -373,13 +307,13 @@ class StreamingUpload:
         if self.checksums.enabled:
             try:
                 resp = self.client.create_multipart_upload(**create, ChecksumAlgorithm="CRC32")
-                _track(resp["UploadId"], sending=True)
+                self._started(resp["UploadId"])
                 return resp["UploadId"], True
             except ClientError as exc:
                 if not self.checksums.refused(exc):
                     raise
         upload_id = self.client.create_multipart_upload(**create)["UploadId"]
-        _track(upload_id, sending=True)
+        self._started(upload_id)
         return upload_id, False
 
     def _begin_parts(self) -> None:
@@ -488,14 +422,8 @@ class StreamingUpload:
             MultipartUpload={"Parts": parts},
             **self.conditions,
         )
-        _track(self._upload_id, sending=False)
+        self._ended(self._upload_id)
         self._upload_id = None
-        self.result = UploadResult(
-            etag=resp["ETag"].strip('"'),
-            size=self._size,
-            md5_hex=md5_hex,
-            last_modified=time.time(),
-            multipart=True,
-        )
+        self.result = upload_result(resp["ETag"], size=self._size, md5_hex=md5_hex, multipart=True)
         if self._own_executor and self.executor:
             self.executor.shutdown(wait=False)

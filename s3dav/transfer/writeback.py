@@ -20,199 +20,59 @@ Pacing: uploads wait until PUTs have paused for `delay` seconds (at most
 MAX_HOLD after their PUT), so that a burst of small PUTs is answered without
 the uploaders competing for the CPU (and the GIL) with the requests; a file
 rewritten within the pause is uploaded once. `flush()` and resumed uploads do
-not wait.
+not wait. (The file format is journal.py.)
+
+Concurrency:
+- Threads: request threads (a `WriteBackUpload` belongs to one; `journal`,
+  `open_pending`, `flush`), the `workers` upload threads (`_worker`), their part
+  workers (`_parts`, through StreamingUpload), and the start thread (`recover`).
+- `WriteBack._lock` (a Condition) guards `_jobs`, `_queue`, `_seq`, `_active`,
+  `_since`, `_last_put` and `_urgent`. It is a leaf but for the metrics gauge's
+  own lock: no S3 request, fsync or callback runs under it; the only I/O under
+  it is opening a body file (`open_pending`). `flush` and idle workers wait on
+  it (the wait releases it).
+- A journal write (two fsyncs) runs with no lock held; only its sequence
+  number is drawn under `_lock`.
+- `on_uploaded` and `on_pending` (the trees') are called from upload threads
+  with no lock of ours held; they take the store's locks (Overlay, ContentCache).
+  They must not call `flush` (it would wait for the job that calls them).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import io
-import itertools
-import json
 import logging
 import os
-import struct
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
+from s3dav.errors import WriteBackTimeout
+from s3dav.transfer.journal import (
+    BodyReader,
+    Job,
+    WriteBackUpload,
+    fsync_dir,
+    lock_journal,
+    read_record,
+    write_record,
+)
+from s3dav.transfer.partchecks import PartChecksums
 from s3dav.transfer.partpool import PartPool
-from s3dav.transfer.upload import PartChecksums, StreamingUpload, UploadResult, check_complete
+from s3dav.transfer.upload import StreamingUpload
+from s3dav.transfer.uploads import (
+    Body,
+    InFlightUploads,
+    UploadResult,
+    UploadTarget,
+    UploadTuning,
+)
 
 _log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-MAGIC = b"S3DAVWB1"
-TRAILER = struct.Struct(">Q8s")  # record length, magic
-_ids = itertools.count()
 MAX_HOLD = 5.0  # seconds an upload waits at most for PUTs to pause (rclone: 5 s always)
-
-
-def new_id() -> str:
-    """Unique per process and across restarts (time-based), cheap (no urandom)."""
-    return f"{time.time_ns():x}-{os.getpid():x}-{next(_ids):x}"
-
-
-def read_record(path: Path) -> dict | None:
-    """The journal record at the end of an upload file, or None if it has none."""
-    try:
-        with open(path, "rb") as f:
-            end = f.seek(0, os.SEEK_END)
-            if end < TRAILER.size:
-                return None
-            f.seek(end - TRAILER.size)
-            length, magic = TRAILER.unpack(f.read(TRAILER.size))
-            if magic != MAGIC or length > end - TRAILER.size:
-                return None
-            f.seek(end - TRAILER.size - length)
-            record = json.loads(f.read(length))
-    except (OSError, ValueError):
-        return None
-    if record.get("size") != end - TRAILER.size - length:
-        return None
-    return record
-
-
-class BodyReader(io.RawIOBase):
-    """The body part of an upload file (its journal record hidden), seekable."""
-
-    def __init__(self, path: Path, size: int) -> None:
-        super().__init__()
-        self._f = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self.size = size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._f.tell(), io.SEEK_END: self.size}[whence]
-        return self._f.seek(max(0, base + offset))
-
-    def tell(self) -> int:
-        return self._f.tell()
-
-    def read(self, n: int = -1) -> bytes:
-        left = self.size - self._f.tell()
-        if left <= 0:
-            return b""
-        return self._f.read(left if n is None or n < 0 else min(n, left))
-
-    def readinto(self, buf) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
-
-
-@dataclass
-class Job:
-    id: str
-    seq: int
-    bucket: str
-    key: str
-    content_type: str
-    metadata: dict
-    size: int
-    md5_hex: str
-    created: float
-
-    @property
-    def etag(self) -> str:
-        return self.md5_hex
-
-
-class JournalInUse(RuntimeError):
-    """Another running s3dav holds this journal directory."""
-
-
-def lock_journal(directory: Path) -> int:
-    """Hold `directory/.lock` exclusively for the life of the process (released on close).
-
-    Two gateways on one journal would upload each other's bodies and delete each
-    other's half-written ones at start; the second one is refused instead.
-    """
-    fd = os.open(str(directory / ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise JournalInUse(
-            f"write-back journal {directory} is in use by another s3dav; "
-            "give each gateway its own cache.dir"
-        ) from None
-    return fd
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(str(path), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class WriteBackUpload:
-    """The file object a write-back PUT writes into (same surface as StreamingUpload)."""
-
-    def __init__(self, wb: WriteBack, bucket: str, key: str, content_type: str, metadata: dict):
-        self.wb = wb
-        self.bucket = bucket
-        self.key = key
-        self.content_type = content_type
-        self.metadata = dict(metadata)
-        self.id = new_id()
-        self.path = wb.dir / f"{self.id}.up"
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()/abort()
-        self._md5 = hashlib.md5()
-        self._size = 0
-        self.exact_size: int | None = None
-        self.tee = None
-        self.result: UploadResult | None = None
-        self.closed = False
-
-    def write(self, data: bytes) -> int:
-        self._file.write(data)
-        self._md5.update(data)
-        self._size += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        """Make the body durable and journal it; the PUT may be answered after this."""
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            check_complete(self.key, self._size, self.exact_size)
-            job = self.wb.journal(self, self._file)
-            self._file.close()
-        except BaseException:
-            self.abort()
-            raise
-        self.result = UploadResult(
-            etag=job.md5_hex,
-            size=job.size,
-            md5_hex=job.md5_hex,
-            last_modified=job.created,
-            multipart=False,
-        )
-
-    def abort(self) -> None:
-        self.closed = True
-        try:
-            self._file.close()
-        except Exception:  # noqa: BLE001
-            pass
-        self.path.unlink(missing_ok=True)
 
 
 class WriteBack:
@@ -231,15 +91,12 @@ class WriteBack:
         on_uploaded: Callable[[Job, UploadResult, Path], None] | None = None,
         checksums: PartChecksums | None = None,
         part_pool: PartPool | None = None,
+        in_flight: InFlightUploads | None = None,
     ) -> None:
         self.dir = directory
-        self.part_pool = part_pool
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = lock_journal(self.dir)
         self.client = client
-        self.part_size = part_size
-        self.threshold = threshold
-        self.checksums = checksums or PartChecksums(enabled=False)
         self.metrics = metrics
         self.on_uploaded = on_uploaded
         self.on_pending: Callable[[Job], None] | None = None
@@ -254,14 +111,30 @@ class WriteBack:
         self._since: dict[str, float] = {}  # job id -> monotonic time it was journalled
         self._urgent = 0  # flush() calls waiting: uploads go at once
         self._parts = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3dav-wb-part")
+        self.tuning = UploadTuning(
+            part_size=part_size,
+            threshold=threshold,
+            checksums=checksums,
+            buffers=part_pool,
+            executor=self._parts,
+            in_flight=in_flight,
+        )
         self._threads = [
             threading.Thread(target=self._worker, name=f"s3dav-wb-{i}", daemon=True)
             for i in range(workers)
         ]
 
     # -- journal ----------------------------------------------------------------
-    def new_upload(self, bucket: str, key: str, content_type: str, metadata: dict):
-        return WriteBackUpload(self, bucket, key, content_type, metadata)
+    def new_upload(
+        self,
+        bucket: str,
+        key: str,
+        content_type: str,
+        metadata: dict,
+        *,
+        exact_size: int | None = None,
+    ) -> WriteBackUpload:
+        return WriteBackUpload(self, bucket, key, content_type, metadata, exact_size=exact_size)
 
     def journal(self, up: WriteBackUpload, f) -> Job:
         """Append the record behind the body and make both durable (2 fsyncs)."""
@@ -279,10 +152,7 @@ class WriteBack:
             md5_hex=up._md5.hexdigest(),
             created=time.time(),
         )
-        record = json.dumps(vars(job)).encode()  # flat fields: no deep copy as asdict
-        f.write(record + TRAILER.pack(len(record), MAGIC))
-        f.flush()
-        os.fsync(f.fileno())
+        write_record(f, job)
         fsync_dir(self.dir)
         self._add(job, held=True)
         return job
@@ -344,10 +214,9 @@ class WriteBack:
 
     def open_pending(self, bucket: str, key: str, etag: str):
         """The journalled body of a pending upload with this ETag, opened, or None."""
-        with self._lock:
-            jobs = [
-                j for j in self._jobs.values() if (j.bucket, j.key, j.etag) == (bucket, key, etag)
-            ]
+        with self._lock:  # a pending upload's ETag is its body's MD5
+            jobs = [j for j in self._jobs.values() if (j.bucket, j.key) == (bucket, key)]
+            jobs = [j for j in jobs if j.md5_hex == etag]
             for job in sorted(jobs, key=lambda j: -j.seq):
                 try:
                     return BodyReader(self.path(job), job.size)
@@ -367,7 +236,9 @@ class WriteBack:
                 ):
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise TimeoutError(f"uploads below s3://{bucket}/{prefix} still pending")
+                        raise WriteBackTimeout(
+                            f"uploads below s3://{bucket}/{prefix} still pending"
+                        )
                     self._lock.wait(min(left, 1.0))
             finally:
                 self._urgent -= 1
@@ -460,20 +331,11 @@ class WriteBack:
 
     def _upload(self, job: Job) -> UploadResult:
         up = StreamingUpload(
-            self.client,
-            job.bucket,
-            job.key,
-            content_type=job.content_type,
-            metadata=job.metadata,
-            part_size=self.part_size,
-            threshold=self.threshold,
-            expected_size=job.size,
-            executor=self._parts,
-            checksums=self.checksums,
-            known_md5=job.md5_hex,  # hashed when the PUT was journalled
-            buffers=self.part_pool,
+            UploadTarget(self.client, job.bucket, job.key, job.content_type, job.metadata),
+            self.tuning,
+            # hashed when the PUT was journalled
+            Body(expected_size=job.size, exact_size=job.size, md5_hex=job.md5_hex),
         )
-        up.exact_size = job.size
         try:
             with BodyReader(self.path(job), job.size) as f:
                 while data := f.read(CHUNK):

@@ -20,6 +20,7 @@
   const base = body.dataset.base; // this folder's URL path, quoted, ending in "/"
   if (!base || !document.getElementById("toolbar")) return;
   const writable = body.dataset.writable === "1";
+  const links = body.dataset.links === "1"; // share links are on
   const POOL = 3; // files uploaded at the same time
   const LINKS = "/_s3dav/links?path="; // the share-link page (its own module)
 
@@ -110,6 +111,7 @@
         cell.append(el("button", { type: "button", className: "link rename" }, "Rename"));
         cell.append(el("button", { type: "button", className: "link danger delete" }, "Delete"));
       }
+      if (!links) continue;
       const path = decodeURIComponent(href).replace(/\/$/, "");
       cell.append(el("a", { className: "share", href: LINKS + encodeURIComponent(path) }, "Share…"));
     }
