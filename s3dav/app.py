@@ -26,6 +26,7 @@ from s3dav.dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.dav.props import SqlitePropertyManager
 from s3dav.dav.provider import S3Provider
 from s3dav.dav.safety import SafeContent
+from s3dav.dav.webui import UiAssets
 from s3dav.errors import is_denied, is_missing_bucket, s3_code
 from s3dav.redis_url import parse_redis_url
 from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
@@ -401,6 +402,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
         "middleware_stack": [
             ShareLinks,  # s3dav/server/sharelinks.py: /_s3dav/links and /_s3dav/s/ (own auth)
             SafeContent,  # s3dav/dav/safety.py: user files cannot script the gateway's origin
+            UiAssets,  # s3dav/dav/webui.py: /_s3dav/app.js, the listing page's script
             PlainErrorPrinter,  # s3dav/server/errorpages.py: one-line error answers
             S3ErrorMapper,  # S3 failures -> 503/412/403, not ErrorPrinter's 500
             RealmAuthenticator,  # WsgiDAV's: 429 for a refused login, one-line 401, realm s3dav

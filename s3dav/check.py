@@ -19,7 +19,7 @@ from botocore.exceptions import (
 )
 
 from s3dav.config import Config
-from s3dav.dav.provider import RESERVED_PATHS
+from s3dav.dav.provider import RESERVED_PATHS, RESERVED_PREFIX
 from s3dav.errors import operator_problem
 from s3dav.preflight import missing_extras, plain_http_basic_warning
 from s3dav.store.keys import FOLDER_SUFFIX
@@ -27,8 +27,8 @@ from s3dav.store.listing import visible_name
 from s3dav.store.s3client import RequestCounter, make_client
 
 STALE_UPLOAD_AGE = 24 * 3600
-# /healthz, /readyz, /metrics are answered by the gateway at the server root.
-RESERVED_NAMES = tuple(p.strip("/") for p in RESERVED_PATHS)
+# /healthz, /readyz, /metrics and /_s3dav/ are answered by the gateway at the server root.
+RESERVED_NAMES = (*(p.strip("/") for p in RESERVED_PATHS), RESERVED_PREFIX.strip("/"))
 
 
 def _say(ok: bool, text: str) -> None:

@@ -206,6 +206,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     },
 }
 TLS_KEYS = {"cert", "key"}
+# The gateway's own web UI lives under this path (s3dav/dav/webui.py): no share there.
+UI_PREFIX = "/_s3dav"
 SHARE_KEYS = {
     "path",
     "bucket",
@@ -390,6 +392,8 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
         if not item.get("bucket"):
             raise ConfigError(f"{where}.bucket: missing")
         path = "/" + parse_str(item.get("path", "/"), f"{where}.path").strip("/")
+        if (path.lower() + "/").startswith(UI_PREFIX + "/"):
+            raise ConfigError(f"{where}.path: {UI_PREFIX} is reserved for the gateway's web UI")
         try:
             prefix = normalize_prefix(parse_str(item.get("prefix", ""), f"{where}.prefix"))
         except BadPath as exc:

@@ -84,12 +84,13 @@ def test_listing_page_in_chromium(gw, tmp_path):
     assert shot.exists() and shot.stat().st_size > 5000
     assert Image.open(shot).size == (1000, 700)
 
-    # The same page for an empty folder has far less on it: the rows were drawn.
+    # The same page for an empty folder has far less on it: the rows were drawn (the
+    # header and the web client's toolbar are on both).
     assert gw.request("MKCOL", "/empty").status_code == 201
     empty = tmp_path / "empty.png"
     r = chromium(tmp_path, f"--screenshot={empty}", gw.url + "/empty/")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert ink(shot) > 2 * ink(empty) > 0
+    assert ink(shot) > 1.5 * ink(empty) > 0
 
 
 def test_subfolder_page_links_and_download(gw, tmp_path):

@@ -1,8 +1,10 @@
 """The page a browser gets for GET on a folder, and the `?davmount` file (RFC 4709).
 
-It replaces WsgiDAV's directory browser: one self-contained page (no script, no
-asset share, inline CSS), folders first, sizes, dates in UTC, download links,
-built from the one listing the folder costs anyway. It sits after the
+It replaces WsgiDAV's directory browser: one page (inline CSS by hash), folders
+first, sizes, dates in UTC, download links, built from the one listing the folder
+costs anyway. It lists and downloads with script off; with script on, the
+gateway's own `/_s3dav/app.js` (webui.py) adds upload, new folder, rename,
+delete and sorting through plain WebDAV requests (progressive enhancement). It sits after the
 authenticator in WsgiDAV's stack, so it sees only what the user may see.
 
 A browser's GET of a folder without its trailing slash is redirected to the
@@ -21,7 +23,8 @@ from urllib.parse import quote
 from wsgidav import util
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from s3dav.dav.safety import OWN_PAGE
+from s3dav.dav.safety import OWN_PAGE, OWN_SCRIPT
+from s3dav.dav.webui import APP_JS, load_asset, script_tag
 
 DAVMOUNT = (
     '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -30,17 +33,8 @@ DAVMOUNT = (
     "</dm:mount>\n"
 )
 
-STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
-h1{font-size:1.3em;word-break:break-all}
-table{border-collapse:collapse;min-width:40em}
-th,td{padding:.25em .8em;text-align:left;border-bottom:1px solid #eee}
-th{border-bottom:2px solid #ccc}
-td.size,td.date,th.size,th.date{text-align:right;white-space:nowrap}
-tr.dir a{font-weight:600}
-.links{margin:.5em 0 1em}
-footer{margin-top:1em;color:#888;font-size:.9em}
-"""
+# The page's one inline style (assets/page.css), allowed by its hash in the page CSP.
+STYLE = load_asset("page.css").body.decode()
 
 
 @dataclass(frozen=True)
@@ -75,47 +69,121 @@ def sort_rows(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: (not r.is_dir, r.name.casefold(), r.name))
 
 
-def render_page(display_path: str, base_href: str, rows: list[Row], *, is_root: bool) -> str:
-    """The whole HTML page; every name and link is escaped here."""
+def breadcrumbs(display_path: str) -> str:
+    """`/a/b/` as links to `/`, `/a/` and the current `b` (escaped, URL-quoted)."""
+    esc = html.escape
+    parts = [p for p in display_path.split("/") if p]
+    crumbs = ['<a href="/">/</a>' if parts else "<span>/</span>"]
+    for i, part in enumerate(parts):
+        if i == len(parts) - 1:
+            crumbs.append(f'<span aria-current="page">{esc(part)}</span>')
+        else:
+            href = quote("/" + "/".join(parts[: i + 1]) + "/")
+            crumbs.append(f'<a href="{esc(href)}">{esc(part)}</a>')
+    return crumbs[0] + '<span class="sep">/</span>'.join(crumbs[1:])
+
+
+def render_row(row: Row) -> str:
+    """One `<tr>`: the name link, size (bytes in the title), date, download link.
+
+    The data- attributes let the script sort and act without another request.
+    """
+    esc = html.escape
+    label = row.name + ("/" if row.is_dir else "")
+    size = "" if row.is_dir else human_size(row.size)
+    title = "" if row.size is None or row.is_dir else f' title="{row.size} bytes"'
+    download = (
+        "" if row.is_dir else f'<a class="download" href="{esc(row.href)}" download>download</a>'
+    )
+    data = f' data-name="{esc(row.name)}"'
+    if not row.is_dir and row.size is not None:
+        data += f' data-size="{row.size}"'
+    if row.modified is not None:
+        data += f' data-mtime="{int(row.modified)}"'
+    return (
+        f'<tr class="{"dir" if row.is_dir else "file"}"{data}>'
+        f'<td><a class="name" href="{esc(row.href)}">{esc(label)}</a></td>'
+        f'<td class="size"{title}>{size}</td>'
+        f'<td class="date">{format_time(row.modified)}</td><td class="acts">{download}</td></tr>'
+    )
+
+
+# What only the script uses (hidden until it runs: without script the page lists and
+# downloads as it always did). Ids and classes are the script's (assets/app.js).
+TOOLBAR = """<div id="toolbar" class="toolbar" hidden>
+<label class="btn primary" for="pick-files" id="upload-files">Upload files</label>
+<input type="file" id="pick-files" class="pick" multiple>
+<label class="btn" for="pick-folder" id="upload-folder">Upload folder</label>
+<input type="file" id="pick-folder" class="pick" webkitdirectory multiple>
+<button type="button" class="btn" id="new-folder">New folder</button>
+<span class="hint" id="drop-hint">or drop files and folders onto this page</span>
+<span class="badge" id="readonly" hidden>read-only share</span>
+</div>
+<p id="status" class="status" role="status" hidden></p>
+<section id="transfers" class="transfers" hidden aria-label="Uploads">
+<div class="overall"><span id="overall-text"></span><progress id="overall" max="1" value="0">
+</progress><button type="button" class="link" id="transfers-close">Close</button></div>
+<ul id="transfer-list"></ul>
+</section>
+<div id="dropzone" class="dropzone" hidden>Drop to upload here</div>
+<dialog id="ask"><p id="ask-title"></p>
+<input id="ask-input" type="text" autocomplete="off" spellcheck="false">
+<p class="buttons"><button type="button" class="btn" id="ask-cancel">Cancel</button>
+<button type="button" class="btn primary" id="ask-ok">OK</button></p></dialog>"""
+
+
+def render_page(
+    display_path: str,
+    base_href: str,
+    rows: list[Row],
+    *,
+    is_root: bool,
+    writable: bool = True,
+    links: bool = False,
+    script: str = "",
+) -> str:
+    """The whole HTML page; every name and link is escaped here.
+
+    `script` is the `<script>` tag of the web client (webui.py), or "" for none;
+    `links` says whether it offers "Share…" (share links are on).
+    """
     esc = html.escape
     lines = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',  # no /favicon.ico request (an S3 HEAD)
         f"<title>Index of {esc(display_path)}</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>Index of {esc(display_path)}</h1>",
-        '<p class="links"><a id="davmount" href="'
+        f"<style>{STYLE}</style></head>",
+        f'<body data-base="{esc(base_href)}" data-writable="{"1" if writable else "0"}"'
+        f' data-links="{"1" if links else "0"}"><main>',
+        f'<header class="top"><nav class="crumbs" aria-label="Folder">'
+        f"{breadcrumbs(display_path)}</nav>",
+        '<a id="davmount" href="'
         + esc(base_href + "?davmount")
-        + '" title="Open this folder in a WebDAV client">Mount this folder (davmount)</a></p>',
-        '<table id="listing"><thead><tr><th>Name</th><th class="size">Size</th>'
-        '<th class="date">Last modified (UTC)</th><th></th></tr></thead><tbody>',
+        + '" title="Open this folder in a WebDAV client">Mount this folder (davmount)</a>'
+        "</header>",
+        f'<h1 class="sub">Index of {esc(display_path)}</h1>',
+        TOOLBAR if script else "",
+        '<table id="listing"><thead><tr><th class="name">Name</th><th class="size">Size</th>'
+        '<th class="date">Last modified (UTC)</th><th class="acts"></th></tr></thead><tbody>',
     ]
     if not is_root:
         lines.append(
             '<tr class="dir up"><td><a href="../">../</a></td><td></td><td></td><td></td></tr>'
         )
-    for row in sort_rows(rows):
-        label = row.name + ("/" if row.is_dir else "")
-        size = "" if row.is_dir else human_size(row.size)
-        title = "" if row.size is None or row.is_dir else f' title="{row.size} bytes"'
-        download = (
-            ""
-            if row.is_dir
-            else f'<a class="download" href="{esc(row.href)}" download>download</a>'
-        )
-        lines.append(
-            f'<tr class="{"dir" if row.is_dir else "file"}">'
-            f'<td><a class="name" href="{esc(row.href)}">{esc(label)}</a></td>'
-            f'<td class="size"{title}>{size}</td>'
-            f'<td class="date">{format_time(row.modified)}</td><td>{download}</td></tr>'
-        )
+    lines += [render_row(row) for row in sort_rows(rows)]
+    if not rows:
+        lines.append('<tr class="empty"><td colspan="4">This folder is empty.</td></tr>')
     lines += [
         "</tbody></table>",
-        f"<footer>{len(rows)} item{'s' if len(rows) != 1 else ''} &middot; s3dav</footer>",
+        f'<footer id="count">{len(rows)} item{"s" if len(rows) != 1 else ""}'
+        " &middot; s3dav</footer>",
+        "</main>",
+        script,
         "</body></html>",
     ]
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
 
 
 def collection_rows(res, base_href: str) -> list[Row]:
@@ -165,9 +233,18 @@ class DirBrowser(BaseMiddleware):
             display = share + "/" + res.path.strip("/")
             display = display if display.endswith("/") else display + "/"
             rows = collection_rows(res, base_href)
-            body = render_page(display, base_href, rows, is_root=display == "/").encode()
+            body = render_page(
+                display,
+                base_href,
+                rows,
+                is_root=display == "/",
+                writable=not getattr(provider, "readonly", False),
+                links=links_enabled(self.config),
+                script=script_tag(),
+            ).encode()
             ctype = "text/html; charset=utf-8"
             environ[OWN_PAGE] = STYLE
+            environ[OWN_SCRIPT] = APP_JS.csp_source
         start_response(
             "200 OK",
             [
@@ -178,6 +255,12 @@ class DirBrowser(BaseMiddleware):
             ],
         )
         return [b""] if method == "HEAD" else [body]
+
+
+def links_enabled(config: dict) -> bool:
+    """Are share links on (server/sharelinks.py answers `/_s3dav/links`)? Then rows offer them."""
+    settings = config.get("s3dav", {}).get("share_links")
+    return bool(settings is not None and settings.key and settings.store is not None)
 
 
 def redirect(environ, start_response, location: str):
@@ -218,15 +301,16 @@ def render_share_index(user: str, shares: list[str]) -> str:
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<link rel="icon" href="data:,">',
             "<title>Shares</title>",
-            f"<style>{STYLE}</style></head><body>",
+            f"<style>{STYLE}</style></head><body><main>",
             "<h1>Shares</h1>",
             f'<p class="links" id="user">{who}</p>',
             '<table id="listing"><thead><tr><th>Share</th></tr></thead><tbody>',
             items,
             "</tbody></table>",
             f"<footer>{len(shares)} share{'s' if len(shares) != 1 else ''} &middot; s3dav</footer>",
-            "</body></html>",
+            "</main></body></html>",
         ]
     )
 

@@ -37,6 +37,9 @@ _log = logging.getLogger(__name__)
 # The gateway's own endpoints (answered by server/middleware.py before WsgiDAV): no share
 # at "/" may hold a file of these names.
 RESERVED_PATHS = ("/healthz", "/readyz", "/metrics")
+# The gateway's own web UI (dav/webui.py: script, share-link pages): no share at "/"
+# may hold a file or folder of this name, nor write anything below it.
+RESERVED_PREFIX = "/_s3dav"
 
 
 class S3Provider(DAVProvider):
@@ -134,7 +137,8 @@ class S3Provider(DAVProvider):
         if self.readonly:
             raise DAVError(HTTP_FORBIDDEN, "this share is read-only")
         if path is not None and self.share_path in ("", "/"):
-            if "/" + path.strip("/") in RESERVED_PATHS:
+            here = "/" + path.strip("/")
+            if here in RESERVED_PATHS or (here + "/").startswith(RESERVED_PREFIX + "/"):
                 raise DAVError(HTTP_FORBIDDEN, f"{path} is reserved for the gateway itself")
         if name is not None and self.macos_metadata == "refuse" and is_macos_metadata(name):
             raise DAVError(HTTP_FORBIDDEN, f"macOS metadata files ({name}) are refused here")

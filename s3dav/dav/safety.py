@@ -11,8 +11,10 @@ its script there could read and write every share its viewer may use. So:
   its name's extension) is sent as `Content-Disposition: attachment`, unless its
   share sets `inline_active_content: true` (the sandbox stays even then);
 - the gateway's own pages (folder listing, share list) get their own strict CSP
-  (no script at all, the one inline style by hash), `X-Frame-Options: DENY` and
-  `Referrer-Policy: no-referrer`.
+  (the one inline style by hash; no inline script, no eval: the listing page may run
+  only the gateway's own `/_s3dav/app.js`, matched by its hash, and talk only to its
+  own origin), `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`;
+- the gateway's own static files under `/_s3dav/` (webui.py) keep only `nosniff`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 # Set in environ by the gateway's own HTML pages (browser.py); they get PAGE headers.
 OWN_PAGE = "s3dav.own_page"
+# Set beside OWN_PAGE by a page that loads the gateway's script: its CSP hash source.
+OWN_SCRIPT = "s3dav.own_script"
+# Set by the gateway's own static files (webui.py): not user content, no file headers.
+OWN_ASSET = "s3dav.own_asset"
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 
@@ -134,10 +140,16 @@ def style_hash(style: str) -> str:
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
-def page_headers(style: str) -> list[tuple[str, str]]:
-    """Headers for the gateway's own HTML pages: no script, this one style, no framing."""
+def page_headers(style: str, script: str | None = None) -> list[tuple[str, str]]:
+    """Headers for the gateway's own HTML pages: this one style, no framing.
+
+    `script` (a hash source) lets the page run that one external script (the
+    `<script integrity=...>` must carry the same hash) and fetch from its own
+    origin only; without it the page runs no script at all.
+    """
+    scripting = f"script-src {script}; connect-src 'self'; " if script else ""
     csp = (
-        f"default-src 'none'; style-src {style_hash(style)}; img-src 'self';"
+        f"default-src 'none'; {scripting}style-src {style_hash(style)}; img-src 'self' data:;"
         " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return [
@@ -181,8 +193,10 @@ class SafeContent(BaseMiddleware):
         def safe_start(status, headers, exc_info=None):
             headers = with_header(list(headers), *NOSNIFF)
             if environ.get(OWN_PAGE):
-                for key, value in page_headers(environ[OWN_PAGE]):
+                for key, value in page_headers(environ[OWN_PAGE], environ.get(OWN_SCRIPT)):
                     headers = with_header(headers, key, value)
+            elif environ.get(OWN_ASSET):
+                pass
             elif method in ("GET", "HEAD"):
                 if status[:3] in ("200", "206"):
                     headers = file_headers(
