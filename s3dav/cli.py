@@ -93,10 +93,11 @@ def _use_embedded(cfg: Config) -> object:
 
 
 def cmd_serve(args) -> int:
-    from s3dav.app import build_gateway, listen_problem, serve_forever
+    from s3dav.app import build_gateway
     from s3dav.embedded import MissingDemoExtra
     from s3dav.preflight import missing_extras, plain_http_basic_warning
     from s3dav.server.memory import tune_malloc
+    from s3dav.server.serve import listen_problem, serve_forever
 
     tune_malloc()  # before the big buffers of uploads and cache blocks come and go
     cfg = load(args.config, _flags(args))
