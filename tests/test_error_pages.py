@@ -95,6 +95,34 @@ def test_refusals_name_the_path_as_sent(shared):
     assert_one_line(r, "400 Bad Request: PROPPATCH /ann/a.txt: XML body is not well-formed")
 
 
+def test_the_gateways_own_answers_say_nosniff(shared):
+    """/healthz, /readyz, /metrics and the refusals before WsgiDAV: nosniff, as WsgiDAV's have."""
+    gw, _ = shared
+    ann = {"Authorization": basic("ann")}
+    cases = {
+        "/healthz": ("GET", "/healthz", {}, b""),
+        "/readyz": ("GET", "/readyz", {}, b""),
+        "/metrics": ("GET", "/metrics", {}, b""),
+        "unsafe path": ("GET", "/ann/%2e%2e/x", ann, b""),
+        "bad XML": ("PROPPATCH", "/ann/a.txt", ann, b"<x"),
+        "GET with a body": ("GET", "/ann/a.txt", ann, b"x"),
+        "head too big (head gate)": ("GET", "/ann/a.txt", {"X-Big": "b" * 70_000}, b""),
+    }
+    got = {}
+    for name, (method, target, headers, body) in cases.items():
+        ans = send_raw(gw.port, method, target, headers, body)
+        got[name] = (ans.status, ans.headers.get("x-content-type-options"))
+    assert got == {
+        "/healthz": (200, "nosniff"),
+        "/readyz": (200, "nosniff"),
+        "/metrics": (200, "nosniff"),
+        "unsafe path": (400, "nosniff"),
+        "bad XML": (400, "nosniff"),
+        "GET with a body": (415, "nosniff"),
+        "head too big (head gate)": (431, "nosniff"),
+    }
+
+
 def test_success_bodies_carry_no_version(shared):
     gw, _ = shared
     r = gw.request("PUT", "/ann/new.txt", data=b"new", auth=ANN)

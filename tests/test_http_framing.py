@@ -15,6 +15,7 @@ import http.client
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 import pytest
@@ -290,6 +291,45 @@ def test_chunked_body_then_next_request_on_the_same_connection(make_gateway, buc
     assert got.count(b"HTTP/1.1 ") == 2
     assert b"HTTP/1.1 200 OK\r\n" in got
     assert got.endswith(b"\r\n\r\nhi")
+
+
+# Found by tests/test_hostile_fuzz.py: a framing refusal whose path, once cheroot has
+# percent-decoded it, holds a character outside latin-1 (a combining accent, an overlong
+# UTF-8 dot read as U+FFFD, a right-to-left override) got 500 with an empty body: the
+# 400's reason could not be encoded. Sent together, as the fuzz test's batches are.
+FUZZ_FOUND = [
+    ("PROPFIND", "/ann//%e0%80%ae//..//,/", {"Transfer-Encoding": "chunked"}, False),
+    ("AABZZB", "/users/e%cc%81/._a/-,/", {"Content-Length": "F", "If-None-Match": "b"}, True),
+    ("PUT", "/%e2%80%ae/x.txt", {"Content-Length": "-1"}, False),
+    ("GET", "/%c3%a9t%c3%a9/%ff?q=%e9", {"Content_Length": "5"}, False),
+    ("PUT", "/caf%c3%a9/%c0%ae%c0%ae", {"Content-Length": "0x5"}, False),
+    ("PUT", "/%e6%97%a5%e6%9c%ac", {"Transfer-Encoding": "gzip"}, True),
+]
+# what each refusal's reason starts with: the method and the path as sent, in ASCII
+SHOWN = [f"{m} {t.split('?')[0]}: " for m, t, _, _ in FUZZ_FOUND]
+
+
+@pytest.mark.timeout(120)
+def test_framing_refusals_of_non_latin1_paths_get_400_not_500(make_gateway, bucket, s3):
+    from tests.rawhttp import send_raw
+
+    gw = guarded_gateway(make_gateway, bucket)
+    body = b'<?xml version="1.0" encoding="bogus"?><a/>'
+    auth = {"Authorization": "Basic " + "A" * 4000}
+    batch = [(m, t, {**auth, **h}, c) for m, t, h, c in FUZZ_FOUND] * 3
+    with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+        answers = list(
+            pool.map(lambda r: send_raw(gw.port, r[0], r[1], r[2], body, chunked=r[3]), batch)
+        )
+    got = [
+        (a.status, a.body[: len(shown)].decode())
+        for a, shown in zip(answers, SHOWN * 3, strict=True)
+    ]
+    assert got == [(400, shown) for shown in SHOWN * 3]
+    for a in answers:
+        assert a.body.isascii() and b"Traceback" not in a.body, a.body
+    assert requests.get(gw.url + "/healthz", timeout=10).status_code == 200
+    assert "UnicodeEncodeError" not in gw.log()
 
 
 # -- bodies cut short ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from cheroot import makefile, server, wsgi
 from cheroot.connections import ConnectionManager
 
 from s3dav.server import httpguard
-from s3dav.server.httpguard import chunk_size, framing_problem, head_length
+from s3dav.server.httpguard import chunk_size, framing_problem, head_length, shown_target
 
 
 def test_head_length():
@@ -88,6 +88,22 @@ def test_chunk_size(line, size):
 def test_chunk_size_refused(line):
     with pytest.raises(ValueError, match="^Bad chunked transfer"):
         chunk_size(line)
+
+
+@pytest.mark.parametrize(
+    ("method", "uri", "shown"),
+    [
+        (b"PUT", b"/a/b.txt", "PUT /a/b.txt"),
+        (b"PUT", b"/ann//%e0%80%ae//..//,/", "PUT /ann//%e0%80%ae//..//,/"),
+        (b"GET", b"/x?q=\xc3\xa9#f", "GET /x"),
+        (b"GET", "/\u00e9t\u00e9\u202e".encode(), "GET /%c3%a9t%c3%a9%e2%80%ae"),
+        (b"G\xffT", b"/a\x00\x7f b", "G%ffT /a%00%7f%20b"),
+        (b"GET", b"/" + b"k" * 300, "GET /" + "k" * 248 + "..."),
+    ],
+)
+def test_shown_target_is_printable_ascii(method, uri, shown):
+    assert shown_target(method, uri) == shown
+    assert len(shown) <= 256
 
 
 def chunked(data: bytes, bufsize: int = 4) -> httpguard.StrictChunkedRFile:
@@ -174,6 +190,28 @@ def test_cheroot_request_internals_httpguard_overrides():
         "bufsize",
     )
     assert server.HTTPConnection.RequestHandlerClass is server.HTTPRequest
+
+
+def test_simple_response_writes_any_reason():
+    # cheroot encodes a str reason as latin-1 (a path with U+0301 in it was an empty 500);
+    # GuardedRequest hands it bytes, which cheroot writes as they are
+    src = inspect.getsource(server.HTTPRequest.simple_response)
+    assert "if isinstance(msg, str):" in src and "content_length = 'Content-Length: %s" in src
+    out = io.BytesIO()
+
+    class Conn:
+        wfile = out
+
+    class Server:
+        protocol = "HTTP/1.1"
+
+    req = httpguard.GuardedRequest.__new__(httpguard.GuardedRequest)
+    req.conn, req.server, req.response_protocol = Conn, Server, "HTTP/1.1"
+    req.simple_response("400 Bad Request", "PUT /e\u0301\ufffd: bad")
+    head, body = out.getvalue().split(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert body == b"PUT /e\\u0301\\ufffd: bad"
+    assert f"Content-Length: {len(body)}".encode() in head
 
 
 def test_cheroot_tls_adapter_internals():

@@ -69,6 +69,7 @@ def plain_headers(body: bytes, *extra: tuple[str, str]) -> list[tuple[str, str]]
     return [
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Length", str(len(body))),
+        ("X-Content-Type-Options", "nosniff"),
         *extra,
     ]
 
@@ -338,6 +339,7 @@ class GatewayApp:
             ("Content-Type", ctype),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
         ]
         if status.startswith("503"):
             headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
