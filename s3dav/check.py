@@ -18,7 +18,7 @@ from botocore.exceptions import (
     ClientError,
 )
 
-from s3dav.config import Config
+from s3dav.config import Config, Share
 from s3dav.dav.provider import RESERVED_PATHS, RESERVED_PREFIX
 from s3dav.errors import operator_problem
 from s3dav.preflight import missing_extras, plain_http_basic_warning
@@ -165,6 +165,7 @@ class Progress:
 
 
 def run_check(cfg: Config) -> int:
+    """Print one line per finding; 0 when all is well, 1 when any FAIL was printed."""
     from s3dav.app import s3_settings
 
     if cfg.embedded:
@@ -174,82 +175,109 @@ def run_check(cfg: Config) -> int:
     all_ok = preflight(cfg)
     client = make_client(s3_settings(cfg), RequestCounter(), pool_size=4)
     for share in cfg.shares:
-        where = f"share {share.path} (s3://{share.bucket}/{share.prefix})"
-        try:
-            client.head_bucket(Bucket=share.bucket)
-        except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: {operator_problem(exc)}")
-            all_ok = False
-            continue
-        try:
-            client.list_objects_v2(Bucket=share.bucket, Prefix=share.prefix, MaxKeys=1)
-            _say(True, f"{where}: list")
-        except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: list refused: {operator_problem(exc)}")
-            all_ok = False
-            continue
-        if not share.read_only:
-            probe = f"{share.prefix}.s3dav-check-{uuid.uuid4().hex}"
-            try:
-                client.put_object(Bucket=share.bucket, Key=probe, Body=b"s3dav check")
-                client.delete_object(Bucket=share.bucket, Key=probe)
-                _say(True, f"{where}: put and delete")
-            except (ClientError, BotoCoreError) as exc:
-                _say(False, f"{where}: put/delete refused: {operator_problem(exc)}")
-                all_ok = False
-        progress = Progress()
-        try:
-            reserved = RESERVED_NAMES if share.path == "/" else ()
-            clashes, seen, hidden = scan_clashes(
-                client, share.bucket, share.prefix, progress, reserved
-            )
-        except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: key scan failed: {operator_problem(exc)}")
-            all_ok = False
-            continue
-        finally:
-            progress.done()
-        if clashes:
-            _say(
-                False,
-                f"{where}: {len(clashes)} name(s) are both a file and a folder "
-                f"(the folder is shown): {', '.join(clashes[:10])}",
-            )
-            all_ok = False
-        else:
-            _say(True, f"{where}: {seen} keys, no file/folder name clashes")
-        if seen == 0 and share.prefix:
-            _warn(
-                f"{where}: no keys under the prefix {share.prefix!r}: a typo in the prefix?"
-                " (fine for a new, empty share)"
-            )
-        if hidden:
-            _say(
-                False,
-                f"{where}: {', '.join(hidden)} exist(s) in the bucket but GET there answers the"
-                " gateway's own endpoint; mount this share under a path (e.g. /files)",
-            )
-            all_ok = False
-        try:
-            all_ok = check_names(client, share.bucket, share.prefix, where) and all_ok
-        except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: name scan failed: {operator_problem(exc)}")
-            all_ok = False
-        try:
-            uploads = client.list_multipart_uploads(Bucket=share.bucket, Prefix=share.prefix)
-            now = time.time()
-            stale = [
-                u
-                for u in uploads.get("Uploads", []) or []
-                if now - u["Initiated"].timestamp() > STALE_UPLOAD_AGE
-            ]
-            if stale:
-                _say(False, f"{where}: {len(stale)} stale multipart upload(s) older than a day")
-                all_ok = False
-            else:
-                _say(True, f"{where}: no stale multipart uploads")
-        except (ClientError, BotoCoreError) as exc:
-            _say(False, f"{where}: cannot list multipart uploads: {operator_problem(exc)}")
-            all_ok = False
+        all_ok = check_share(client, share) and all_ok
     print("all is well" if all_ok else "problems found (see [FAIL] above)")
     return 0 if all_ok else 1
+
+
+def check_share(client, share: Share) -> bool:
+    """Every check of one share, in order; the ones after S3 refused access are skipped."""
+    where = f"share {share.path} (s3://{share.bucket}/{share.prefix})"
+    if not check_access(client, share, where):
+        return False
+    ok = check_probe_write(client, share, where) if not share.read_only else True
+    scanned = check_keys(client, share, where)
+    if scanned is None:
+        return False
+    ok = scanned and ok
+    try:
+        ok = check_names(client, share.bucket, share.prefix, where) and ok
+    except (ClientError, BotoCoreError) as exc:
+        _say(False, f"{where}: name scan failed: {operator_problem(exc)}")
+        ok = False
+    return check_stale_uploads(client, share, where) and ok
+
+
+def check_access(client, share: Share, where: str) -> bool:
+    """The bucket answers, and lists under the prefix."""
+    try:
+        client.head_bucket(Bucket=share.bucket)
+    except (ClientError, BotoCoreError) as exc:
+        _say(False, f"{where}: {operator_problem(exc)}")
+        return False
+    try:
+        client.list_objects_v2(Bucket=share.bucket, Prefix=share.prefix, MaxKeys=1)
+    except (ClientError, BotoCoreError) as exc:
+        _say(False, f"{where}: list refused: {operator_problem(exc)}")
+        return False
+    _say(True, f"{where}: list")
+    return True
+
+
+def check_probe_write(client, share: Share, where: str) -> bool:
+    """A probe key under the prefix can be written and deleted again."""
+    probe = f"{share.prefix}.s3dav-check-{uuid.uuid4().hex}"
+    try:
+        client.put_object(Bucket=share.bucket, Key=probe, Body=b"s3dav check")
+        client.delete_object(Bucket=share.bucket, Key=probe)
+    except (ClientError, BotoCoreError) as exc:
+        _say(False, f"{where}: put/delete refused: {operator_problem(exc)}")
+        return False
+    _say(True, f"{where}: put and delete")
+    return True
+
+
+def check_keys(client, share: Share, where: str) -> bool | None:
+    """File/folder clashes and keys hidden by the own endpoints; None when the scan failed."""
+    progress = Progress()
+    try:
+        reserved = RESERVED_NAMES if share.path == "/" else ()
+        clashes, seen, hidden = scan_clashes(client, share.bucket, share.prefix, progress, reserved)
+    except (ClientError, BotoCoreError) as exc:
+        _say(False, f"{where}: key scan failed: {operator_problem(exc)}")
+        return None
+    finally:
+        progress.done()
+    ok = True
+    if clashes:
+        _say(
+            False,
+            f"{where}: {len(clashes)} name(s) are both a file and a folder "
+            f"(the folder is shown): {', '.join(clashes[:10])}",
+        )
+        ok = False
+    else:
+        _say(True, f"{where}: {seen} keys, no file/folder name clashes")
+    if seen == 0 and share.prefix:
+        _warn(
+            f"{where}: no keys under the prefix {share.prefix!r}: a typo in the prefix?"
+            " (fine for a new, empty share)"
+        )
+    if hidden:
+        _say(
+            False,
+            f"{where}: {', '.join(hidden)} exist(s) in the bucket but GET there answers the"
+            " gateway's own endpoint; mount this share under a path (e.g. /files)",
+        )
+        ok = False
+    return ok
+
+
+def check_stale_uploads(client, share: Share, where: str) -> bool:
+    """No multipart upload under the prefix is older than a day."""
+    try:
+        uploads = client.list_multipart_uploads(Bucket=share.bucket, Prefix=share.prefix)
+    except (ClientError, BotoCoreError) as exc:
+        _say(False, f"{where}: cannot list multipart uploads: {operator_problem(exc)}")
+        return False
+    now = time.time()
+    stale = [
+        u
+        for u in uploads.get("Uploads", []) or []
+        if now - u["Initiated"].timestamp() > STALE_UPLOAD_AGE
+    ]
+    if stale:
+        _say(False, f"{where}: {len(stale)} stale multipart upload(s) older than a day")
+        return False
+    _say(True, f"{where}: no stale multipart uploads")
+    return True

@@ -12,6 +12,7 @@ import tempfile
 
 from s3dav import __version__
 from s3dav.config import Config, ConfigError, ListenError, Share, load
+from s3dav.options import flag_dest, flagged, parse_int
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,19 +24,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--config", "-c", metavar="FILE", help="YAML configuration file")
-        sp.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-        sp.add_argument("--port", type=int, help="port to listen on (default 8080)")
-        sp.add_argument("--endpoint-url", help="S3 endpoint (MinIO, Ceph, ...); default AWS")
+        add_option_flags(sp)
         sp.add_argument("--bucket", help="serve this bucket as the single share at /")
         sp.add_argument("--prefix", help="key prefix inside --bucket")
-        sp.add_argument("--region", help="S3 region (default us-east-1)")
-        sp.add_argument("--cache-dir", help="cache directory (default ~/.cache/s3dav)")
-        sp.add_argument("--auth", choices=["anonymous", "basic"], help="who may connect")
-        sp.add_argument(
-            "--lock-storage",
-            metavar="URL",
-            help="memory (default) or redis://host:port/db, shared by several replicas",
-        )
         sp.add_argument(
             "--read-only", action="store_true", default=None, help="refuse every write with 403"
         )
@@ -48,20 +39,29 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# The argparse type of a flag whose option has this parser (others take the text as is).
+_FLAG_TYPES = {parse_int: int}
+
+
+def add_option_flags(sp: argparse.ArgumentParser) -> None:
+    """One flag per option of the table (options.py) that has one, with its help and default."""
+    for _section, _key, option in flagged():
+        name, _, metavar = option.flag.partition(" ")
+        sp.add_argument(
+            name,
+            dest=flag_dest(option.flag),
+            metavar=metavar or None,
+            type=_FLAG_TYPES.get(option.parse),
+            choices=getattr(option.parse, "choices", None),
+            help=option.help
+            if option.default is None
+            else f"{option.help} (default {option.default})",
+        )
+
+
 def _flags(args: argparse.Namespace) -> dict:
-    names = [
-        "host",
-        "port",
-        "endpoint_url",
-        "bucket",
-        "prefix",
-        "region",
-        "cache_dir",
-        "auth",
-        "read_only",
-        "lock_storage",
-    ]
-    return {n: getattr(args, n, None) for n in names}
+    names = [flag_dest(option.flag) for _s, _k, option in flagged()]
+    return {n: getattr(args, n, None) for n in [*names, "bucket", "prefix", "read_only"]}
 
 
 def _setup_logging(cfg: Config) -> None:
@@ -93,10 +93,11 @@ def _use_embedded(cfg: Config) -> object:
 
 
 def cmd_serve(args) -> int:
-    from s3dav.app import build_gateway, listen_problem, serve_forever
+    from s3dav.app import build_gateway
     from s3dav.embedded import MissingDemoExtra
     from s3dav.preflight import missing_extras, plain_http_basic_warning
     from s3dav.server.memory import tune_malloc
+    from s3dav.server.serve import listen_problem, serve_forever
 
     tune_malloc()  # before the big buffers of uploads and cache blocks come and go
     cfg = load(args.config, _flags(args))

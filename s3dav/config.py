@@ -1,7 +1,8 @@
 """The configuration: one YAML file, environment variables, command-line flags.
 
 Precedence: defaults < file < S3DAV_<SECTION>__<KEY> environment < flags.
-Every problem is reported as one `ConfigError` line naming the key.
+Every problem is reported as one `ConfigError` line naming the key. The
+sections' keys, parsers, defaults and flags are the table in options.py.
 """
 
 from __future__ import annotations
@@ -14,197 +15,25 @@ from typing import Any
 
 import yaml
 
-from s3dav.redis_url import parse_redis_url
+from s3dav.options import (
+    SCHEMA,
+    ConfigError,
+    choice,
+    flag_dest,
+    flagged,
+    parse_bool,
+    parse_duration,
+    parse_size,
+    parse_str,
+)
 from s3dav.server.auth import password_hash_problem
-from s3dav.server.clientaddr import parse_networks
 from s3dav.store.keys import BadPath, normalize_prefix
-
-
-class ConfigError(ValueError):
-    """A configuration problem, phrased for one line on stderr."""
 
 
 class ListenError(ConfigError):
     """The server cannot listen where it is told to (port in use, no such address)."""
 
 
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "kib": 1024,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mib": 1024**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "gib": 1024**3,
-    "t": 1000**4,
-    "tb": 1000**4,
-    "tib": 1024**4,
-}
-_DURATION_UNITS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-
-
-def parse_size(value: Any, key: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{key}: expected a size like 10GiB, got {value!r}")
-    if isinstance(value, int):
-        return value
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not m or m.group(2).lower() not in _SIZE_UNITS:
-        raise ConfigError(f"{key}: expected a size like 10GiB, got {value!r}")
-    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
-
-
-def parse_duration(value: Any, key: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(f"{key}: expected a duration like 30s, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not m or m.group(2).lower() not in _DURATION_UNITS:
-        raise ConfigError(f"{key}: expected a duration like 30s, got {value!r}")
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2).lower()]
-
-
-def parse_bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    raise ConfigError(f"{key}: expected true or false, got {value!r}")
-
-
-def parse_int(value: Any, key: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
-
-
-def parse_count(value: Any, key: str) -> int:
-    number = parse_int(value, key)
-    if number < 0:
-        raise ConfigError(f"{key}: expected 0 or more, got {value!r}")
-    return number
-
-
-def parse_str(value: Any, key: str) -> str:
-    if isinstance(value, dict | list):
-        raise ConfigError(f"{key}: expected text, got a {type(value).__name__}")
-    return str(value)
-
-
-def parse_opt_str(value: Any, key: str) -> str | None:
-    return None if value is None or value == "" else parse_str(value, key)
-
-
-def choice(*options: str):
-    def parse(value: Any, key: str) -> str:
-        text = parse_str(value, key)
-        if text not in options:
-            raise ConfigError(f"{key}: must be one of {', '.join(options)}, got {text!r}")
-        return text
-
-    return parse
-
-
-def parse_networks_list(value: Any, key: str) -> list[str]:
-    """IP addresses or CIDR ranges: a YAML list, or one comma-separated text (environment)."""
-    if value is None or value == "":
-        return []
-    items = value if isinstance(value, list) else str(value).split(",")
-    try:
-        return [str(net) for net in parse_networks(i for i in items if str(i).strip())]
-    except ValueError as exc:
-        raise ConfigError(f"{key}: {exc}") from None
-
-
-def parse_lock_storage(value: Any, key: str) -> str:
-    """`memory` (one replica) or `redis://[:password@]host:port/db` (shared by replicas)."""
-    text = parse_str(value, key).strip()
-    if text == "memory":
-        return text
-    try:
-        parse_redis_url(text)
-    except ValueError as exc:
-        raise ConfigError(f"{key}: {exc}") from None
-    return text
-
-
-# section -> key -> (parser, default)
-SCHEMA: dict[str, dict[str, tuple]] = {
-    "server": {
-        "host": (parse_str, "127.0.0.1"),
-        "port": (parse_int, 8080),
-        "threads": (parse_int, 64),
-        "auth": (choice("anonymous", "basic"), "anonymous"),
-        "max_xml_body": (parse_size, "1MiB"),
-        "login_max_failures": (parse_int, 10),
-        "login_user_max_failures": (parse_count, 20),
-        "login_block": (parse_duration, "5min"),
-        "login_delay": (parse_duration, "0.25s"),
-        "shutdown_timeout": (parse_duration, "30s"),
-        "header_timeout": (parse_duration, "10s"),
-        "max_header_bytes": (parse_size, "64KiB"),
-        "body_timeout": (parse_duration, "30s"),
-        "max_body_bytes": (parse_size, "5TiB"),
-        "trusted_proxies": (parse_networks_list, []),
-    },
-    "s3": {
-        "endpoint_url": (parse_opt_str, None),
-        "region": (parse_str, "us-east-1"),
-        "addressing_style": (choice("auto", "path", "virtual"), "auto"),
-        "access_key_id": (parse_opt_str, None),
-        "secret_access_key": (parse_opt_str, None),
-        "connect_timeout": (parse_duration, "5s"),
-        "read_timeout": (parse_duration, "30s"),
-        "max_attempts": (parse_int, 5),
-        "part_size": (parse_size, "8MiB"),
-        "multipart_threshold": (parse_size, "8MiB"),
-        "upload_concurrency": (parse_int, 10),
-        "copy_threshold": (parse_size, "5GiB"),
-        "legacy_s3fs_dirs": (parse_bool, False),
-        "abort_stale_uploads_after": (parse_duration, "24h"),
-        "abort_stale_uploads_every": (parse_duration, "1h"),
-        "conditional_writes": (parse_bool, True),
-        "part_checksums": (parse_bool, True),
-    },
-    "cache": {
-        "dir": (parse_str, "~/.cache/s3dav"),
-        "size": (parse_size, "10GiB"),
-        "metadata_ttl": (parse_duration, "30s"),
-        "overlay_ttl": (parse_duration, "300s"),
-        "head_unseen": (parse_bool, True),
-        "readahead_folders": (parse_count, 32),
-        "write_back": (parse_bool, False),
-        "write_back_delay": (parse_duration, "0.5s"),
-    },
-    "locks": {
-        "storage": (parse_lock_storage, "memory"),
-        "max_timeout": (parse_duration, "1h"),
-        "max_owner": (parse_size, "4KiB"),
-    },
-    "macos": {"metadata_files": (choice("store", "refuse"), "store")},
-    "logging": {
-        "level": (choice("debug", "info", "warning", "error"), "info"),
-        "format": (choice("plain", "json"), "plain"),
-    },
-    "metrics": {"enabled": (parse_bool, True)},
-    # Share links (issue 17): off while `key` is unset (server/sharelinks.py, docs/SECURITY.md).
-    "share_links": {
-        "key": (parse_opt_str, None),
-        "max_expiry": (parse_duration, "30d"),
-        "max_per_user": (parse_count, 200),
-    },
-}
 TLS_KEYS = {"cert", "key"}
 # The gateway's own web UI lives under this path (s3dav/dav/webui.py): no share there.
 UI_PREFIX = "/_s3dav"
@@ -353,9 +182,9 @@ def _section(raw: dict, name: str) -> dict:
             continue
         if key not in schema:
             raise ConfigError(f"unknown key {name}.{key}")
-    for key, (parse, default) in schema.items():
-        value = given.get(key, default)
-        out[key] = None if value is None else parse(value, f"{name}.{key}")
+    for key, option in schema.items():
+        value = given.get(key, option.default)
+        out[key] = None if value is None else option.parse(value, f"{name}.{key}")
     return out
 
 
@@ -374,6 +203,22 @@ def _tls(raw: dict) -> dict | None:
         if not Path(str(tls[key])).is_file():
             raise ConfigError(f"server.tls.{key}: no such file {tls[key]}")
     return {k: str(v) for k, v in tls.items()}
+
+
+def _download_settings(item: dict, where: str) -> dict:
+    """A share's direct-download keys (downloads, redirect_threshold, redirect_expiry)."""
+    expiry = parse_duration(item.get("redirect_expiry", "5m"), f"{where}.redirect_expiry")
+    if not 1 <= expiry <= MAX_PRESIGN_SECONDS:
+        raise ConfigError(f"{where}.redirect_expiry: must be from 1s to 7d (S3's own limit)")
+    return {
+        "downloads": choice("proxy", "redirect")(
+            item.get("downloads", "proxy"), f"{where}.downloads"
+        ),
+        "redirect_threshold": parse_size(
+            item.get("redirect_threshold", "8MiB"), f"{where}.redirect_threshold"
+        ),
+        "redirect_expiry": expiry,
+    }
 
 
 def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
@@ -405,9 +250,6 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
             if u != "anonymous" and u not in users:
                 raise ConfigError(f"{where}.users: no user {u!r} in users")
         quota = item.get("quota")
-        expiry = parse_duration(item.get("redirect_expiry", "5m"), f"{where}.redirect_expiry")
-        if not 1 <= expiry <= MAX_PRESIGN_SECONDS:
-            raise ConfigError(f"{where}.redirect_expiry: must be from 1s to 7d (S3's own limit)")
         shares.append(
             Share(
                 path=path,
@@ -419,13 +261,7 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
                 inline_active_content=parse_bool(
                     item.get("inline_active_content", False), f"{where}.inline_active_content"
                 ),
-                downloads=choice("proxy", "redirect")(
-                    item.get("downloads", "proxy"), f"{where}.downloads"
-                ),
-                redirect_threshold=parse_size(
-                    item.get("redirect_threshold", "8MiB"), f"{where}.redirect_threshold"
-                ),
-                redirect_expiry=expiry,
+                **_download_settings(item, where),
             )
         )
     paths = [s.path for s in shares]
@@ -505,19 +341,10 @@ def load(path: str | None, flags: dict, environ: dict | None = None) -> Config:
     environ = dict(os.environ) if environ is None else environ
     raw: dict = read_file(path) if path else {}
     raw = merge(raw, env_overrides(environ))
-    section_flags = {
-        "host": ("server", "host"),
-        "port": ("server", "port"),
-        "auth": ("server", "auth"),
-        "endpoint_url": ("s3", "endpoint_url"),
-        "region": ("s3", "region"),
-        "cache_dir": ("cache", "dir"),
-        "lock_storage": ("locks", "storage"),
-    }
-    for flag, (section, key) in section_flags.items():
-        if flags.get(flag) is not None:
-            raw.setdefault(section, {})
-            raw[section] = {**(raw.get(section) or {}), key: flags[flag]}
+    for section, key, option in flagged():
+        value = flags.get(flag_dest(option.flag))
+        if value is not None:
+            raw[section] = {**(raw.get(section) or {}), key: value}
     if flags.get("bucket"):
         share = {"path": "/", "bucket": flags["bucket"], "prefix": flags.get("prefix") or ""}
         if flags.get("read_only"):

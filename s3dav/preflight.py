@@ -3,13 +3,18 @@
 Pure functions of the Config: a missing optional package (an *extra*) is one line
 naming what to install, not a traceback at first use; Basic auth over plain HTTP
 on a non-loopback address is a warning (passwords cross the network readable).
+The bucket probes (`check_buckets` before serving, `ready_probe` for /readyz)
+ask S3 once per bucket: HeadBucket.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from s3dav.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3dav.config import Config, ConfigError, Share
+from s3dav.errors import is_denied, is_missing_bucket, s3_code
 
 # module to import -> (extra that installs it, what needs it)
 _EXTRAS = {"redis": ("replicas", "locks.storage: redis://")}
@@ -63,3 +68,30 @@ def plain_http_basic_warning(cfg: Config) -> str | None:
         " network readable; set server.tls, or serve only behind a TLS proxy on a trusted"
         " network (docs/SECURITY.md)"
     )
+
+
+def check_buckets(client, shares: list[Share]) -> None:
+    """Fail fast, with one line, when a bucket cannot be reached."""
+    for share in {s.bucket: s for s in shares}.values():
+        try:
+            client.head_bucket(Bucket=share.bucket)
+        except ClientError as exc:
+            if is_missing_bucket(exc):
+                raise ConfigError(f"bucket {share.bucket!r} does not exist") from None
+            if is_denied(exc):
+                raise ConfigError(
+                    f"bucket {share.bucket!r}: access denied (check the credentials)"
+                ) from None
+            raise ConfigError(f"bucket {share.bucket!r}: S3 answered {s3_code(exc)}") from None
+        except BotoCoreError as exc:
+            raise ConfigError(f"cannot reach S3 for bucket {share.bucket!r}: {exc}") from None
+
+
+def ready_probe(client, shares: list[Share]) -> tuple[bool, str]:
+    """Is every bucket reachable right now? (for /readyz)"""
+    for bucket in sorted({s.bucket for s in shares}):
+        try:
+            client.head_bucket(Bucket=bucket)
+        except (ClientError, BotoCoreError) as exc:
+            return False, f"bucket {bucket} unreachable: {type(exc).__name__}"
+    return True, "ready"

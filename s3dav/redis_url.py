@@ -1,6 +1,6 @@
-"""Redis URLs of `locks.storage` (pure: parsed by config.py, used by replicas.py).
+"""Redis URLs of `locks.storage` (pure: checked by options.py, used by replicas.py).
 
-Kept apart so that config.py and replicas.py need not import each other.
+Kept apart so that reading the configuration needs no Redis code.
 """
 
 from __future__ import annotations

@@ -19,8 +19,15 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from s3dav.redis_url import RedisTarget
+from s3dav.config import Config, ConfigError
+from s3dav.redis_url import RedisTarget, parse_redis_url
+
+if TYPE_CHECKING:
+    from s3dav.store.stores import StoreIdentity
+    from s3dav.store.tree import S3Tree
 
 _log = logging.getLogger(__name__)
 
@@ -253,3 +260,50 @@ class ListingBus:
                 pubsub.close()
             except Exception:  # noqa: BLE001
                 pass
+
+
+@dataclass
+class SharedState:
+    """What replicas share through Redis (locks.storage: redis://...)."""
+
+    target: RedisTarget
+    locks: object
+    props_for: Callable[[StoreIdentity], object]  # dead properties of one store
+    bus: ListingBus
+
+
+def shared_state(cfg: Config) -> SharedState | None:
+    """None for `locks.storage: memory`; else Redis, reached once now (else one config line)."""
+    storage = cfg.locks["storage"]
+    if storage == "memory":
+        return None
+    target = parse_redis_url(storage)
+    client = redis_client(target)
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure here is one config line
+        raise ConfigError(f"locks.storage: cannot reach {target}: {type(exc).__name__}") from None
+    return SharedState(
+        target=target,
+        locks=lock_storage(target),
+        props_for=lambda identity: Unavailable503(
+            RedisPropertyManager(client, prefix=f"{PROPS_PREFIX}{identity.dirname}:")
+        ),
+        bus=ListingBus(client),
+    )
+
+
+def join_bus(bus: ListingBus, tree: S3Tree) -> None:
+    """Publish this tree's own changes; forget what other replicas changed."""
+
+    def on_remote_change(key: str, whole_tree: bool) -> None:
+        if not key.startswith(tree.prefix):
+            return
+        tree.overlay.forget(key, whole_tree)
+        for folder in folders_touched(key):
+            tree.listings.invalidate(folder)
+        if whole_tree:
+            tree.listings.invalidate_tree(key)
+
+    bus.add_sink(tree.bucket, on_remote_change)
+    tree.overlay.listeners.append(lambda key, whole: bus.publish(tree.bucket, key, whole))

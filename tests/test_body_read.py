@@ -1,4 +1,4 @@
-"""Reading a PUT body from cheroot's socket (middleware.direct_readinto / direct_read).
+"""Reading a PUT body from cheroot's socket (server/bodyio.py: direct_readinto / direct_read).
 
 Real cheroot readers over a real socket pair; no gateway needed. The case
 that matters: cheroot has already buffered the start of the body along with
@@ -19,7 +19,7 @@ import pytest
 from cheroot.makefile import StreamReader
 from cheroot.server import ChunkedRFile, KnownLengthRFile
 
-from s3dav.server.middleware import CountingInput, direct_read, direct_readinto
+from s3dav.server.bodyio import CountingInput, direct_read, direct_readinto
 
 HEAD = b"PUT /f HTTP/1.1\r\nContent-Length: %d\r\n\r\n"
 

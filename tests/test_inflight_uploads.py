@@ -9,7 +9,8 @@ import socket
 import threading
 
 from s3dav import config as s3config
-from s3dav.app import build_gateway, make_server
+from s3dav.app import build_gateway
+from s3dav.server.serve import make_server
 from s3dav.store.staleuploads import abort_stale_uploads
 from tests.helpers import TEST_ENV, free_port
 from tests.test_atomic_put import open_uploads, wait_until

@@ -12,8 +12,8 @@ import sys
 
 import yaml
 
-from s3dav.app import describe_listen_error, errno_in
 from s3dav.server.auth import hash_password
+from s3dav.server.serve import describe_listen_error, errno_in
 from tests.helpers import TEST_ENV
 
 

@@ -160,6 +160,11 @@ class ShareDomainController(BaseDomainController):
         return "anonymous" not in self._allowed(realm)
 
     def basic_auth_user(self, realm, user_name, password, environ):
+        """Is this the user's password, and may the user use this share?
+
+        A login the throttle refuses sets LOGIN_REFUSED (answered 429); a wrong
+        guess is counted, logged and answered after the throttle's delay.
+        """
         spec = self.users.get(user_name)
         stored = spec["password_hash"] if spec else ""
         addr = request_client(environ)
@@ -172,38 +177,42 @@ class ShareDomainController(BaseDomainController):
         token = hmac.digest(
             self._cache_key, f"{user_name}\0{password}\0{stored}".encode(), "sha256"
         )
-        ticket: Ticket | None = None
         if spec and token in self._verified:
-            ok = True  # proven before: not a guess, nothing to reserve
-        else:
+            # proven before: not a guess, nothing to reserve
+            return self._granted(realm, user_name, addr, None, True)
+        with self._cache_lock:
+            flight = self._flights.get(token)
+            leader = flight is None
+            if leader:
+                flight = self._flights[token] = threading.Event()
+        if not leader:
+            # The same credentials are being checked right now: share that check,
+            # so parallel requests of one client cost one scrypt and one reservation.
+            flight.wait(timeout=60)
+            return self._granted(realm, user_name, addr, None, token in self._verified)
+        try:
+            ticket = None
+            if throttle is not None:
+                got = throttle.reserve(addr, user_name)
+                if not isinstance(got, Ticket):
+                    environ[LOGIN_REFUSED] = got
+                    return False
+                ticket = got
+            ok = bool(spec) and self._check(token, password, stored)
+        finally:
             with self._cache_lock:
-                flight = self._flights.get(token)
-                leader = flight is None
-                if leader:
-                    flight = self._flights[token] = threading.Event()
-            if not leader:
-                # The same credentials are being checked right now: share that check,
-                # so parallel requests of one client cost one scrypt and one reservation.
-                flight.wait(timeout=60)
-                return self._granted(realm, user_name, addr, None, token in self._verified)
-            try:
-                if throttle is not None:
-                    got = throttle.reserve(addr, user_name)
-                    if not isinstance(got, Ticket):
-                        environ[LOGIN_REFUSED] = got
-                        return False
-                    ticket = got
-                ok = bool(spec) and self._check(token, password, stored)
-            finally:
-                with self._cache_lock:
-                    self._flights.pop(token, None)
-                flight.set()
+                self._flights.pop(token, None)
+            flight.set()
         if ok:
             return self._granted(realm, user_name, addr, ticket, True)
-        if throttle is None or ticket is None:
-            return False
+        if ticket is not None:
+            self._failed(ticket, realm, logged_user_name(user_name, spec is not None), addr)
+        return False
+
+    def _failed(self, ticket: Ticket, realm: str | None, who: str, addr: str) -> None:
+        """Count a wrong guess, log it (and any block it causes), then wait the delay."""
+        throttle = self.throttle
         failure = throttle.failed(ticket)
-        who = logged_user_name(user_name, spec is not None)
         # The user name is logged to help the admin; the password never is.
         _log.warning(
             "login failed for user %s on %s from %s (%d failures from this address, %d for"
@@ -230,7 +239,6 @@ class ShareDomainController(BaseDomainController):
                 failure.user_failures,
             )
         time.sleep(failure.delay)
-        return False
 
     def _granted(
         self, realm: str, user_name: str, addr: str, ticket: Ticket | None, ok: bool

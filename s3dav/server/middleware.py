@@ -13,6 +13,10 @@ own middleware runs, and must not see an unsafe or undecodable one.
 - adds `OC-Checksum: MD5:...` to GET/HEAD of a file whose MD5 is known;
 - adds `Retry-After` to every 503 (S3 unavailable), so clients back off and retry;
 - counts requests and writes one access-log line per request.
+
+Each concern is one step below: the refusals (`_refuse_*`, answered by
+`_refused`), the own endpoints (`_own_endpoint`), the header adjustments of
+WsgiDAV's answers (`adjusted_answer`) and the accounting (`_account`).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 
 from s3dav.dav.conventions import checksum_header
 from s3dav.dav.provider import RESERVED_PATHS
 from s3dav.dav.request import CREATED, MTIME_ACCEPTED
 from s3dav.server.auth import basic_credentials_problem
+from s3dav.server.bodyio import CountingInput
 from s3dav.server.clientaddr import (
     CLIENT_ADDR,
     Network,
@@ -52,68 +58,6 @@ READY_CACHE_SECONDS = 5.0
 RETRY_AFTER_SECONDS = 5  # what a 503 (S3 unavailable, shutting down) tells clients
 
 
-def _direct(body):
-    """(rfile, raw socket) of a known-length cheroot body, or None for any other."""
-    rfile = getattr(body, "rfile", None)
-    raw = getattr(rfile, "raw", None)
-    if not isinstance(getattr(body, "remaining", None), int) or raw is None:
-        return None
-    if not hasattr(rfile, "has_data") or not hasattr(rfile, "read1"):
-        return None
-    return rfile, raw
-
-
-def direct_readinto(body, view: memoryview) -> int | None:
-    """Read the next bytes of a known-length cheroot body into `view`.
-
-    The bytes read (0 at the end of the body or with an empty `view`), or
-    None for a body that cannot be read so (chunked, another server).
-
-    cheroot's reader is the pure-Python `_pyio.BufferedReader`: a 256 KiB read
-    costs three copies, and a read bigger than what has arrived allocates a
-    buffer of the full size for every piece it gets (an 8 MiB part: hundreds
-    of fresh 8 MiB allocations). Here the bytes cheroot buffered with the
-    headers are taken alone (`read1`), and everything after comes from the
-    socket with `readinto`: one copy, no allocation. A large upload reads into
-    its part buffers this way.
-    """
-    direct = _direct(body)
-    if direct is None:
-        return None
-    rfile, raw = direct
-    want = min(len(view), body.remaining)
-    if not want:
-        return 0
-    if rfile.has_data():
-        data = rfile.read1(want)  # only what is buffered: no read from the socket
-        n = len(data)
-        view[:n] = data
-    else:
-        n = raw.readinto(view[:want]) or 0
-    body.remaining -= n
-    rfile.bytes_read = getattr(rfile, "bytes_read", 0) + n
-    return n
-
-
-def direct_read(body, size: int | None = None) -> bytearray | None:
-    """`size` bytes (all that remain when None) of a known-length cheroot body,
-    fewer only at its end, read with `direct_readinto`; None for another body."""
-    if _direct(body) is None:
-        return None
-    size = body.remaining if size is None or size < 0 else min(size, body.remaining)
-    buf = bytearray(size)
-    got = 0
-    with memoryview(buf) as view:
-        while got < size:
-            with view[got:] as rest:
-                n = direct_readinto(body, rest)
-            if not n:
-                break
-            got += n
-    del buf[got:]
-    return buf
-
-
 def _decoded_path(path_info: str) -> str:
     """PATH_INFO as text: WSGI hands it over as latin-1 decoded UTF-8 bytes."""
     try:
@@ -122,44 +66,53 @@ def _decoded_path(path_info: str) -> str:
         return path_info
 
 
-class CountingInput:
-    """wsgi.input that counts the bytes a handler reads (chunked bodies have no length)."""
+def plain_headers(body: bytes, *extra: tuple[str, str]) -> list[tuple[str, str]]:
+    """Headers of a short plain-text answer of the gateway's own."""
+    return [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("X-Content-Type-Options", "nosniff"),
+        *extra,
+    ]
 
-    def __init__(self, raw) -> None:
-        self._raw = raw
-        self.count = 0
 
-    def read(self, *args):
-        data = direct_read(self._raw, *args)
-        if data is None:
-            data = self._raw.read(*args)
-        self.count += len(data)
-        return data
+def adjusted_answer(
+    method: str, environ, status: str, headers: list[tuple[str, str]]
+) -> tuple[str, list[tuple[str, str]]]:
+    """WsgiDAV's status and headers, with what it does not say itself (see the top)."""
+    if method in ("COPY", "MOVE") and environ.get(CREATED) and status.startswith("204"):
+        status = "201 Created"
+    if environ.get(MTIME_ACCEPTED):
+        headers = [*headers, ("X-OC-Mtime", "accepted")]
+    if method in ("GET", "HEAD") and status[:3] in ("200", "206"):
+        checksum = checksum_header(environ)
+        if checksum:
+            headers = [*headers, ("OC-Checksum", checksum)]
+    if status.startswith("503") and not any(k.lower() == "retry-after" for k, _ in headers):
+        headers = [*headers, ("Retry-After", str(RETRY_AFTER_SECONDS))]
+    return status, headers
 
-    def readinto_direct(self, view: memoryview) -> int | None:
-        """`direct_readinto` on this body: bytes read, or None when it cannot."""
-        n = direct_readinto(self._raw, view)
-        if n:
-            self.count += n
-        return n
 
-    def readline(self, *args):
-        data = self._raw.readline(*args)
-        self.count += len(data)
-        return data
+@dataclass
+class Refusal:
+    """An answer the gateway gives itself instead of passing the request on."""
 
-    def readlines(self, *args):
-        lines = self._raw.readlines(*args)
-        self.count += sum(len(line) for line in lines)
-        return lines
+    status: str
+    reason: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
-    def __iter__(self):
-        for line in self._raw:
-            self.count += len(line)
-            yield line
 
-    def __getattr__(self, name):  # cheroot's length / _consumed, used by WsgiDAV
-        return getattr(self._raw, name)
+@dataclass
+class Exchange:
+    """One request as the access log and the metrics see it."""
+
+    method: str
+    path: str  # PATH_INFO before WsgiDAV moves a share's path into SCRIPT_NAME
+    asked: str  # the path as the client sent it (SCRIPT_NAME + PATH_INFO)
+    started: float = field(default_factory=time.monotonic)
+    status: str = ""  # "207", once the answer has started
+    bytes: int = 0  # response body bytes
+    body_in: CountingInput | None = None  # a PUT's counted body
 
 
 class GatewayApp:
@@ -187,107 +140,95 @@ class GatewayApp:
         self._ready_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        started = time.monotonic()
+        """Own endpoints; else refusals, or WsgiDAV with its answer adjusted; then the log."""
         method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
         if method in ("GET", "HEAD") and path in RESERVED_PATHS:
             yield from self._own_endpoint(path, method, environ, start_response)
             return
         # As the client asked: WsgiDAV moves a share's path into SCRIPT_NAME later.
-        asked = environ.get("SCRIPT_NAME", "") + path
-        state = {"status": "", "bytes": 0}
+        exchange = Exchange(method, path, environ.get("SCRIPT_NAME", "") + path)
         environ[CLIENT_ADDR] = client_address(
             environ.get("REMOTE_ADDR", "-"),
             environ.get("HTTP_X_FORWARDED_FOR"),
             self.trusted_proxies,
         )
-        refusal = self._refuse_unsafe(environ)
-        body_in = None
+        reason = self._refuse_unsafe(environ)
+        refusal = None if reason is None else Refusal("400 Bad Request", reason)
         if method == "PUT" and "wsgi.input" in environ:
-            body_in = environ["wsgi.input"] = CountingInput(environ["wsgi.input"])
+            exchange.body_in = environ["wsgi.input"] = CountingInput(environ["wsgi.input"])
             self.metrics.uploads_pending.inc()
-        refused_status = "400 Bad Request"
-        extra_headers: list[tuple[str, str]] = []
         if refusal is None:
-            refused_status, refusal, extra_headers = self._refuse_hostile(environ)
+            refusal = self._refuse_hostile(environ)
 
-        def wrapped_start(status, headers, exc_info=None):
-            if method in ("COPY", "MOVE") and environ.get(CREATED) and status.startswith("204"):
-                status = "201 Created"
-            if environ.get(MTIME_ACCEPTED):
-                headers = [*headers, ("X-OC-Mtime", "accepted")]
-            if method in ("GET", "HEAD") and status[:3] in ("200", "206"):
-                checksum = checksum_header(environ)
-                if checksum:
-                    headers = [*headers, ("OC-Checksum", checksum)]
-            if status.startswith("503") and not any(k.lower() == "retry-after" for k, _ in headers):
-                headers = [*headers, ("Retry-After", str(RETRY_AFTER_SECONDS))]
-            state["status"] = status.split(" ", 1)[0]
+        def start(status, headers, exc_info=None):
+            status, headers = adjusted_answer(method, environ, status, headers)
+            exchange.status = status.split(" ", 1)[0]
             return start_response(status, headers, exc_info)
 
         try:
             if refusal is not None:
-                raw = (environ.get("REQUEST_URI") or asked).split("?", 1)[0]  # as it was sent
-                body = f"{refused_status}: {method} {one_line(raw) or '/'}: {refusal}\n".encode()
-                wrapped_start(
-                    refused_status,
-                    [
-                        ("Content-Type", "text/plain; charset=utf-8"),
-                        ("Content-Length", str(len(body))),
-                        ("X-Content-Type-Options", "nosniff"),
-                        *extra_headers,
-                    ],
-                )
-                state["bytes"] = len(body)
-                yield body
-                return
-            try:
-                for chunk in self.next_app(environ, wrapped_start):
-                    state["bytes"] += len(chunk)
-                    yield chunk
-            except Exception:
-                # Last line of defence: a short 500, the traceback only in our log.
-                _log.exception("unhandled error in %s %s", method, log_path(path))
-                if state["status"]:
-                    raise  # headers are out: all we can do is drop the connection
-                body = b"500 Internal Server Error: the gateway failed; see its log\n"
-                wrapped_start(
-                    "500 Internal Server Error",
-                    [
-                        ("Content-Type", "text/plain; charset=utf-8"),
-                        ("Content-Length", str(len(body))),
-                        ("X-Content-Type-Options", "nosniff"),
-                    ],
-                )
-                state["bytes"] = len(body)
-                yield body
+                yield self._refused(refusal, environ, exchange, start)
+            else:
+                yield from self._passed_on(environ, exchange, start)
         finally:
-            elapsed = time.monotonic() - started
-            m = self.metrics
-            label = method_label(method)
-            status = status_label(state["status"] or "000")
-            m.http_requests.labels(method=label, status=status).inc()
-            m.http_duration.labels(method=label).observe(elapsed)
-            m.bytes_down.inc(state["bytes"])
-            if body_in is not None:
-                m.bytes_up.inc(body_in.count)
-                m.uploads_pending.dec()
-            fields = {
-                "method": method,
-                "path": log_path(asked),
-                "status": state["status"] or "-",
-                "bytes": state["bytes"],
-                "bytes_in": body_in.count if body_in is not None else 0,
-                "duration_ms": round(elapsed * 1000, 1),
-                "user": environ.get("wsgidav.auth.user_name") or "-",
-                "client": environ[CLIENT_ADDR],
-            }
-            _access.info(
-                "%(method)s %(path)s %(status)s %(bytes)d %(duration_ms).1fms user=%(user)s"
-                " client=%(client)s",
-                fields,
-                extra={"access": fields},
-            )
+            self._account(environ, exchange)
+
+    @staticmethod
+    def _refused(refusal: Refusal, environ, exchange: Exchange, start) -> bytes:
+        """Start the one-line answer to a refused request; its body."""
+        raw = (environ.get("REQUEST_URI") or exchange.asked).split("?", 1)[0]  # as it was sent
+        where = one_line(raw) or "/"
+        body = f"{refusal.status}: {exchange.method} {where}: {refusal.reason}\n".encode()
+        start(refusal.status, plain_headers(body, *refusal.headers))
+        exchange.bytes = len(body)
+        return body
+
+    def _passed_on(self, environ, exchange: Exchange, start):
+        """WsgiDAV's answer, counted; a short 500 should it fail before answering."""
+        try:
+            for chunk in self.next_app(environ, start):
+                exchange.bytes += len(chunk)
+                yield chunk
+        except Exception:
+            # Last line of defence: a short 500, the traceback only in our log.
+            _log.exception("unhandled error in %s %s", exchange.method, log_path(exchange.path))
+            if exchange.status:
+                raise  # headers are out: all we can do is drop the connection
+            body = b"500 Internal Server Error: the gateway failed; see its log\n"
+            start("500 Internal Server Error", plain_headers(body))
+            exchange.bytes = len(body)
+            yield body
+
+    def _account(self, environ, exchange: Exchange) -> None:
+        """Count the request in the metrics and write its access-log line."""
+        elapsed = time.monotonic() - exchange.started
+        m = self.metrics
+        label = method_label(exchange.method)
+        status = status_label(exchange.status or "000")
+        m.http_requests.labels(method=label, status=status).inc()
+        m.http_duration.labels(method=label).observe(elapsed)
+        m.bytes_down.inc(exchange.bytes)
+        body_in = exchange.body_in
+        if body_in is not None:
+            m.bytes_up.inc(body_in.count)
+            m.uploads_pending.dec()
+        fields = {
+            "method": exchange.method,
+            "path": log_path(exchange.asked),
+            "status": exchange.status or "-",
+            "bytes": exchange.bytes,
+            "bytes_in": body_in.count if body_in is not None else 0,
+            "duration_ms": round(elapsed * 1000, 1),
+            "user": environ.get("wsgidav.auth.user_name") or "-",
+            "client": environ[CLIENT_ADDR],
+        }
+        _access.info(
+            "%(method)s %(path)s %(status)s %(bytes)d %(duration_ms).1fms user=%(user)s"
+            " client=%(client)s",
+            fields,
+            extra={"access": fields},
+        )
 
     @staticmethod
     def _refuse_unsafe(environ) -> str | None:
@@ -307,59 +248,80 @@ class GatewayApp:
             return str(exc)
         return None
 
-    def _refuse_hostile(self, environ) -> tuple[str, str | None, list[tuple[str, str]]]:
-        """(status, reason, headers) for a blocked login, bad credentials or a bad XML body."""
+    def _refuse_hostile(self, environ) -> Refusal | None:
+        """A body where none belongs, a share root deleted or moved, a bad Destination,
+        a blocked login or bad credentials, a bad XML body: the first that applies."""
+        for step in (
+            self._refuse_method,
+            self._refuse_destination,
+            self._refuse_login,
+            self._refuse_xml,
+        ):
+            refusal = step(environ)
+            if refusal is not None:
+                return refusal
+        return None
+
+    def _refuse_method(self, environ) -> Refusal | None:
         method = environ.get("REQUEST_METHOD")
         if method in ("GET", "HEAD") and (environ.get("CONTENT_LENGTH") or "0").strip() != "0":
             # WsgiDAV means to answer 415 here but fails with a 500 (wsgidav 4.4 dir browser).
-            return "415 Unsupported Media Type", f"{method} takes no request body", []
+            return Refusal("415 Unsupported Media Type", f"{method} takes no request body")
         if method in ("DELETE", "MOVE"):
             here = "/" + environ.get("PATH_INFO", "/").strip("/")
             if here.lower() in {p.lower() for p in self.share_paths}:  # WsgiDAV ignores case
-                return "403 Forbidden", f"{method} of a share's root is not allowed", []
+                return Refusal("403 Forbidden", f"{method} of a share's root is not allowed")
+        return None
+
+    def _refuse_destination(self, environ) -> Refusal | None:
+        """A COPY/MOVE Destination elsewhere or unusable is refused; a good one made canonical."""
         dest = environ.get("HTTP_DESTINATION")
-        if dest and environ.get("REQUEST_METHOD") in ("COPY", "MOVE"):
-            hosts = {
-                h.lower()
-                for h in (environ.get("HTTP_HOST"), environ.get("HTTP_X_FORWARDED_HOST"))
-                if h
-            }
-            schemes = {
-                s.lower()
-                for s in (environ.get("wsgi.url_scheme"), environ.get("HTTP_X_FORWARDED_PROTO"))
-                if s
-            }
-            refusal = destination_refusal(
-                dest,
-                path=_decoded_path(environ.get("PATH_INFO", "/")),
-                hosts=hosts,
-                schemes=schemes,
-                share_paths=self.share_paths,
-            )
-            if refusal:
-                return *refusal, []
-            canonical = canonical_destination(dest, self.share_paths)
-            if canonical is not None:
-                environ["HTTP_DESTINATION"] = canonical
+        if not dest or environ.get("REQUEST_METHOD") not in ("COPY", "MOVE"):
+            return None
+        hosts = {
+            h.lower() for h in (environ.get("HTTP_HOST"), environ.get("HTTP_X_FORWARDED_HOST")) if h
+        }
+        schemes = {
+            s.lower()
+            for s in (environ.get("wsgi.url_scheme"), environ.get("HTTP_X_FORWARDED_PROTO"))
+            if s
+        }
+        refusal = destination_refusal(
+            dest,
+            path=_decoded_path(environ.get("PATH_INFO", "/")),
+            hosts=hosts,
+            schemes=schemes,
+            share_paths=self.share_paths,
+        )
+        if refusal:
+            return Refusal(*refusal)
+        canonical = canonical_destination(dest, self.share_paths)
+        if canonical is not None:
+            environ["HTTP_DESTINATION"] = canonical
+        return None
+
+    def _refuse_login(self, environ) -> Refusal | None:
         auth = environ.get("HTTP_AUTHORIZATION")
-        if auth is not None:
-            if self.throttle is not None:
-                wait = self.throttle.blocked_for(request_client(environ))
-                if wait > 0:
-                    return (
-                        "429 Too Many Requests",
-                        "too many failed logins from this address; try again later",
-                        [("Retry-After", str(int(wait) + 1)), ("Connection", "close")],
-                    )
-            problem = basic_credentials_problem(auth)
-            if problem:
-                return "400 Bad Request", problem, []
+        if auth is None:
+            return None
+        if self.throttle is not None:
+            wait = self.throttle.blocked_for(request_client(environ))
+            if wait > 0:
+                return Refusal(
+                    "429 Too Many Requests",
+                    "too many failed logins from this address; try again later",
+                    [("Retry-After", str(int(wait) + 1)), ("Connection", "close")],
+                )
+        problem = basic_credentials_problem(auth)
+        return None if problem is None else Refusal("400 Bad Request", problem)
+
+    def _refuse_xml(self, environ) -> Refusal | None:
         try:
             guard_xml_body(environ, self.max_xml_body)
         except XmlRefused as exc:
             # The rest of a refused body is not read: close rather than parse it as a request.
-            return exc.status, str(exc), [("Connection", "close")]
-        return "400 Bad Request", None, []
+            return Refusal(exc.status, str(exc), [("Connection", "close")])
+        return None
 
     def _own_endpoint(self, path, method, environ, start_response):
         if path == "/healthz":
