@@ -13,10 +13,7 @@ import io
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from s3dav.errors import is_changed
-from s3dav.transfer.reader import ObjectChanged, ObjectReader
+from s3dav.transfer.reader import ObjectChanged, ObjectReader, get_range
 
 if TYPE_CHECKING:
     from s3dav.transfer.contentcache import ContentCache
@@ -118,20 +115,13 @@ class BlockReader(ObjectReader):
         return data
 
     def _fetch(self, lo: int, hi: int) -> bytes:
-        kwargs = {"Bucket": self.bucket, "Key": self.key}
-        if lo > 0 or hi < self.size - 1:
-            kwargs["Range"] = f"bytes={lo}-{hi}"
-        if self.etag:
-            kwargs["IfMatch"] = f'"{self.etag}"'
         try:
-            resp = self.client.get_object(**kwargs)
-        except ClientError as exc:
-            if is_changed(exc):
-                other = self.cache.same_as(self.bucket, self.key, self.etag)
-                if other and other != self.etag:  # only our own MD5 self-copy: same bytes
-                    self.etag = other
-                    return self._fetch(lo, hi)
-                raise ObjectChanged(f"{self.key} changed while it was being read") from exc
+            resp = get_range(self.client, self.bucket, self.key, lo, hi, self.size, self.etag)
+        except ObjectChanged:
+            other = self.cache.same_as(self.bucket, self.key, self.etag)
+            if other and other != self.etag:  # only our own MD5 self-copy: same bytes
+                self.etag = other
+                return self._fetch(lo, hi)
             raise
         with resp["Body"] as body:
             data = body.read()

@@ -19,6 +19,25 @@ class ObjectChanged(Exception):
     """The object was replaced while being read."""
 
 
+def get_range(client, bucket: str, key: str, lo: int, hi: int, size: int, etag: str | None):
+    """GetObject of bytes lo..hi (the whole object when that is all of it), pinned to
+    `etag` with IfMatch, so that bytes of two versions are never mixed.
+
+    ObjectChanged (from the ClientError) when the object is no longer that version.
+    """
+    kwargs = {"Bucket": bucket, "Key": key}
+    if lo > 0 or hi < size - 1:
+        kwargs["Range"] = f"bytes={lo}-{hi}"
+    if etag:
+        kwargs["IfMatch"] = f'"{etag}"'
+    try:
+        return client.get_object(**kwargs)
+    except ClientError as exc:
+        if is_changed(exc):
+            raise ObjectChanged(f"{key} changed while it was being read") from exc
+        raise
+
+
 class ObjectReader(io.RawIOBase):
     """Seek/tell bookkeeping shared by the readers of one S3 object version."""
 
@@ -101,17 +120,7 @@ class RangedReader(ObjectReader):
         end = self.size - 1
         if self.end_hint is not None and self._pos <= self.end_hint < end:
             end = self.end_hint
-        kwargs = {"Bucket": self.bucket, "Key": self.key}
-        if self._pos > 0 or end < self.size - 1:
-            kwargs["Range"] = f"bytes={self._pos}-{end}"
-        if self.etag:
-            kwargs["IfMatch"] = f'"{self.etag}"'
-        try:
-            resp = self.client.get_object(**kwargs)
-        except ClientError as exc:
-            if is_changed(exc):
-                raise ObjectChanged(f"{self.key} changed while it was being read") from exc
-            raise
+        resp = get_range(self.client, self.bucket, self.key, self._pos, end, self.size, self.etag)
         self._body = resp["Body"]
 
     def _drop_body(self) -> None:
