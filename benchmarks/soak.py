@@ -21,9 +21,9 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.faultproxy import FaultProxy  # noqa: E402
-from tests.helpers import TEST_ENV, Gateway, MotoServer  # noqa: E402
-from tests.soakload import check_store, proc_figures, run_soak  # noqa: E402
+from tests.support.faultproxy import FaultProxy  # noqa: E402
+from tests.support.helpers import TEST_ENV, Gateway, MotoServer  # noqa: E402
+from tests.support.soakload import check_store, proc_figures, run_soak  # noqa: E402
 
 
 def main() -> int:

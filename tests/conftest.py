@@ -7,7 +7,7 @@ import uuid
 import boto3
 import pytest
 
-from tests.helpers import TEST_ENV, Gateway, MotoServer
+from tests.support.helpers import TEST_ENV, Gateway, MotoServer
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +69,7 @@ def gw(make_gateway, bucket):
 @pytest.fixture
 def proxy(moto):
     """A fault-injecting proxy in front of moto (tests/faultproxy.py); stopped afterwards."""
-    from tests.faultproxy import FaultProxy
+    from tests.support.faultproxy import FaultProxy
 
     p = FaultProxy(moto.url)
     yield p
