@@ -16,22 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import TEST_ENV, propfind
-
-
-def is_mounted(mnt: Path) -> bool:
-    return any(
-        line.split()[1] == str(mnt) for line in Path("/proc/mounts").read_text().splitlines()
-    )
-
-
-def unmount(mnt: Path) -> None:
-    """Unmount, waiting for the client's final uploads (davfs2 uploads at unmount)."""
-    if not is_mounted(mnt):
-        return
-    r = subprocess.run(["umount", str(mnt)], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0 and is_mounted(mnt):
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+from tests.support.helpers import propfind
+from tests.support.mounts import is_mounted, mount_s3fs, unmount
 
 
 @pytest.fixture
@@ -129,37 +115,6 @@ def test_davfs2_rsync_tree_reaches_s3_intact(gw, s3, bucket, tmp_path, mounts):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", r.stdout
-
-
-def mount_s3fs(moto_url: str, bucket: str, mnt: Path, workdir: Path) -> None:
-    passwd = workdir / "s3fs.passwd"
-    passwd.write_text(f"{TEST_ENV['AWS_ACCESS_KEY_ID']}:{TEST_ENV['AWS_SECRET_ACCESS_KEY']}\n")
-    passwd.chmod(0o600)
-    mnt.mkdir()
-    r = subprocess.run(
-        [
-            "s3fs",
-            bucket,
-            str(mnt),
-            "-o",
-            f"url={moto_url}",
-            "-o",
-            "use_path_request_style",
-            "-o",
-            f"passwd_file={passwd}",
-            "-o",
-            "stat_cache_expire=1",
-        ],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stderr
-    deadline = time.monotonic() + 20
-    while not is_mounted(mnt):
-        assert time.monotonic() < deadline, "s3fs did not mount"
-        time.sleep(0.1)
 
 
 def test_s3fs_side_by_side(make_gateway, moto, s3, bucket, tmp_path, mounts):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.test_client_mounts import mount_s3fs, unmount
 from tests.support.helpers import propfind
+from tests.support.mounts import mount_s3fs, unmount
 
 TTL = 2.0
 Y2015 = 1420070400  # 2015-01-01T00:00:00Z, what `touch -d 2015-01-01` (TZ=UTC) sets

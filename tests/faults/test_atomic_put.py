@@ -9,34 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 
-from tests.faults.test_faults_s3 import fault_config, s3_bytes
+from tests.support.faultproxy import fault_config
+from tests.support.helpers import OLD, open_uploads, s3_bytes, wait_until
+from tests.support.rawhttp import start_raw_put
 
 MIB = 1024 * 1024
-OLD = b"the old object, which must survive\n" * 1000
-
-
-def open_uploads(s3, bucket: str) -> list[dict]:
-    return s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) or []
-
-
-def wait_until(check, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
-
-
-def start_raw_put(gw, path: str, headers: dict[str, str]) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
-    head = f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{gw.port}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    sock.sendall(head.encode())
-    return sock
 
 
 def small_gateway(make_gateway, bucket, endpoint=None, **s3):

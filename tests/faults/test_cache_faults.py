@@ -11,9 +11,8 @@ from pathlib import Path
 
 import diskcache
 
-from tests.faults.test_faults_s3 import s3_bytes
 from tests.support.cachedirs import store_dir
-from tests.support.helpers import propfind
+from tests.support.helpers import propfind, s3_bytes
 
 PROPPATCH = (
     b'<?xml version="1.0"?><propertyupdate xmlns="DAV:" xmlns:z="urn:z"><set><prop>'

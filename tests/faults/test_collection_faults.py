@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.faults.test_faults_s3 import fault_config, s3_bytes
-from tests.support.helpers import hrefs
+from tests.support.faultproxy import fault_config
+from tests.support.helpers import hrefs, s3_bytes
 
 FILES = {"d/a.txt": b"alpha", "d/b.txt": b"bravo", "d/sub/c.txt": b"charlie", "d/z.txt": b"z"}
 

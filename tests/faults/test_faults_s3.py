@@ -2,7 +2,7 @@
 
 docs/SEMANTICS.md, *Under faults*.
 
-Every test puts tests/faultproxy.py between a real gateway process and moto,
+Every test puts tests/support/faultproxy.py between a real gateway process and moto,
 injects a fault, and checks the answers and then the bytes in S3 directly.
 """
 
@@ -14,28 +14,10 @@ import time
 
 import requests
 
-from tests.support.helpers import hrefs, propfind
+from tests.support.faultproxy import fault_config
+from tests.support.helpers import hrefs, propfind, s3_bytes
 
 MIB = 1024 * 1024
-
-
-def fault_config(proxy, bucket: str, **s3) -> dict:
-    return {
-        "s3": {
-            "endpoint_url": proxy.url,
-            "connect_timeout": 1,
-            "read_timeout": 3,
-            "max_attempts": 3,
-            "part_size": "5MiB",
-            "multipart_threshold": "5MiB",
-            **s3,
-        },
-        "shares": [{"path": "/", "bucket": bucket}],
-    }
-
-
-def s3_bytes(s3, bucket: str, key: str) -> bytes:
-    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 def test_every_method_succeeds_with_a_fifth_of_s3_requests_failing(make_gateway, bucket, s3, proxy):

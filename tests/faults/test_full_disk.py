@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.test_atomic_put import wait_until
-from tests.faults.test_faults_s3 import s3_bytes
 from tests.support.cachedirs import store_dir
-from tests.support.helpers import propfind
+from tests.support.helpers import propfind, s3_bytes, wait_until
 
 MIB = 1024 * 1024
 

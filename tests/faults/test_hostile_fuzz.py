@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_security import BIG_XML, BILLION_LAUGHS, EXTERNAL_ENTITY, PROPFIND_BODY
 from tests.support import security_setup
 from tests.support.rawhttp import send_raw
 from tests.support.s3proxy import outside
 from tests.support.security_setup import basic
+from tests.support.xmlbodies import BIG_XML, BILLION_LAUGHS, EXTERNAL_ENTITY, PROPFIND_BODY
 
 BATCHES = 200
 BATCH_SIZE = 16  # 3,200 requests
@@ -185,7 +185,7 @@ header_values = st.one_of(
     ),
     st.text(alphabet='abc019 =-,;:/<>()"', max_size=30),
 )
-# Framing (tests/test_http_framing.py has each case alone): sent beside send_raw's own
+# Framing (tests/faults/test_http_framing.py has each case alone): sent beside send_raw's own
 # Content-Length or Transfer-Encoding, so also as duplicates and conflicts.
 FRAMING_VALUES = [
     "-1",

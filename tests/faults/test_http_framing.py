@@ -325,9 +325,9 @@ def test_body_cut_short_on_an_open_socket_gets_408(make_gateway, bucket, s3, chu
 def test_silent_tls_clients_do_not_stop_new_connections(
     make_gateway, bucket, s3, tmp_path, monkeypatch
 ):
-    from tests.integration.test_auth_tls import _self_signed
+    from tests.support.tls import self_signed
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the helpers' readiness probe too
     s3.put_object(Bucket=bucket, Key="a.txt", Body=b"over tls")
     cfg = {

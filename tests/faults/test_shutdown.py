@@ -8,8 +8,8 @@ import signal
 import socket
 import time
 
-from tests.faults.test_atomic_put import OLD, open_uploads, start_raw_put, wait_until
-from tests.faults.test_faults_s3 import s3_bytes
+from tests.support.helpers import OLD, open_uploads, s3_bytes, wait_until
+from tests.support.rawhttp import start_raw_put
 
 MIB = 1024 * 1024
 

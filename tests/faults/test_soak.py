@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tests.faults.test_faults_s3 import fault_config
+from tests.support.faultproxy import fault_config
 from tests.support.soakload import check_store, proc_figures, run_soak
 
 

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import subprocess
 import sys
 import time
 
 import certifi
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from s3dav.server.auth import hash_password
 from tests.support import security_setup
 from tests.support.helpers import TEST_ENV
 from tests.support.rawhttp import send_raw
 from tests.support.security_setup import PASSWORDS, basic
+from tests.support.tls import self_signed
 
 
 def test_failed_logins_are_delayed_then_blocked_and_logged_without_password(
@@ -192,39 +187,8 @@ def _yaml(data: dict) -> str:
     return yaml.safe_dump(data)
 
 
-def _self_signed(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_tls_with_a_self_signed_certificate(make_gateway, bucket, s3, tmp_path, monkeypatch):
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the helpers' readiness probe too
     pw = "tls-Pa55word"
     gw = make_gateway(

@@ -21,9 +21,9 @@ import yaml
 
 from s3dav.store.stores import normalize_endpoint, store_identity
 from s3dav.transfer.writeback import MAGIC, TRAILER
-from tests.integration.test_writeback import pending, proxy, set_latency, wait_for  # noqa: F401 - fixture
 from tests.support.cachedirs import store_dir
-from tests.support.helpers import TEST_ENV, free_port, propfind
+from tests.support.helpers import TEST_ENV, free_port, pending, propfind, wait_for
+from tests.support.latencyproxy import set_latency
 
 PROPPATCH = (
     b'<?xml version="1.0"?><propertyupdate xmlns="DAV:" xmlns:z="urn:z"><set><prop>'
@@ -110,17 +110,17 @@ def test_two_gateways_on_one_cache_dir_keep_write_back_journals_apart(
     make_gateway,
     s3,
     moto,
-    proxy,  # noqa: F811 - the latency proxy of test_writeback
+    latency_proxy,
     tmp_path,
 ):
     one, two = new_bucket(s3), new_bucket(s3)
     cache = str(tmp_path / "shared-cache")
     gw_one = make_gateway(
         one,
-        config={"s3": {"endpoint_url": proxy}, "cache": {"dir": cache, "write_back": True}},
+        config={"s3": {"endpoint_url": latency_proxy}, "cache": {"dir": cache, "write_back": True}},
     )
     assert propfind(gw_one, "/").status_code == 207  # warm: the PUT needs no S3 request
-    set_latency(proxy, 60_000)
+    set_latency(latency_proxy, 60_000)
     assert gw_one.request("PUT", "/w.txt", data=b"for bucket one", timeout=10).status_code == 201
     assert pending(gw_one) == 1
     gw_two = make_gateway(two, config={"cache": {"dir": cache, "write_back": True}})
@@ -128,7 +128,7 @@ def test_two_gateways_on_one_cache_dir_keep_write_back_journals_apart(
     assert pending(gw_two) == 0
     assert gw_two.s3_counts().get("PutObject", 0) == 0
     # Gateway one still owns its journal: it resumes the upload after a restart.
-    set_latency(proxy, 0)
+    set_latency(latency_proxy, 0)
     gw_one.restart()
     assert "resuming 1 journalled uploads" in gw_one.log()
     wait_for(lambda: pending(gw_one) == 0)

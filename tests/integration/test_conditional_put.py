@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from tests.faults.test_faults_s3 import s3_bytes
+from tests.support.helpers import s3_bytes
 
 MIB = 1024 * 1024
 

@@ -1,6 +1,6 @@
 """COPY/MOVE Destination headers that WsgiDAV alone would answer with 5xx (issue 18, item 6).
 
-A multi-share gateway (tests/security_setup.py); every refused request must leave the bucket
+A multi-share gateway (tests/support/security_setup.py); every refused request must leave the bucket
 exactly as it was, and the accepted ones must do what a file system would.
 """
 

@@ -16,8 +16,8 @@ from urllib.parse import quote, unquote
 
 from s3dav.store.keys import tree_dest_keys
 from s3dav.store.listing import alternate_name, display_names, looks_alternate
-from tests.clients.test_client_rclone import rclone, remote
 from tests.support.helpers import TEST_ENV, propfind
+from tests.support.rclone import rclone, remote
 
 
 def nfc(text: str) -> str:

@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 
-from tests.integration.test_upload_after_answer import config
+from tests.support.faultproxy import patient_config
 
 MIB = 1024 * 1024
 UNSIGNED = "UNSIGNED-PAYLOAD"
@@ -43,7 +43,7 @@ class Wiretap:
 
 
 def test_parts_carry_their_crc32_and_skip_the_sha256(make_gateway, bucket, s3, proxy):
-    gw = make_gateway(bucket, config=config(proxy, bucket))
+    gw = make_gateway(bucket, config=patient_config(proxy, bucket))
     tap = Wiretap(proxy)
     body = os.urandom(11 * MIB + 3)
     assert gw.request("PUT", "/big.bin", data=body).status_code == 201
@@ -71,7 +71,7 @@ def test_only_a_body_of_2_mib_or_more_waits_for_100_continue(make_gateway, bucke
     """botocore asks every PutObject body to wait for "100 Continue": one more round trip
     to S3, which doubles a small file's PUT over a far link. s3dav asks it only of bodies
     of 2 MiB or more (as the AWS SDK for Go does)."""
-    gw = make_gateway(bucket, config=config(proxy, bucket))
+    gw = make_gateway(bucket, config=patient_config(proxy, bucket))
     tap = Wiretap(proxy)
     for name, size in (("small.txt", 4096), ("mid.bin", 3 * MIB), ("big.bin", 11 * MIB)):
         assert gw.request("PUT", f"/{name}", data=os.urandom(size)).status_code == 201
@@ -89,7 +89,7 @@ def is_create_with_checksum(seen) -> bool:
 def test_a_store_that_refuses_part_checksums_gets_plain_parts(
     make_gateway, bucket, s3, proxy, status
 ):
-    gw = make_gateway(bucket, config=config(proxy, bucket))
+    gw = make_gateway(bucket, config=patient_config(proxy, bucket))
     proxy.fail_when, proxy.fail_status = is_create_with_checksum, status
     first, second = os.urandom(6 * MIB), os.urandom(7 * MIB)
     assert gw.request("PUT", "/one.bin", data=first).status_code == 201
@@ -110,7 +110,7 @@ def test_a_store_that_refuses_part_checksums_gets_plain_parts(
 
 
 def test_part_checksums_off_sends_none(make_gateway, bucket, s3, proxy):
-    gw = make_gateway(bucket, config=config(proxy, bucket, part_checksums=False))
+    gw = make_gateway(bucket, config=patient_config(proxy, bucket, part_checksums=False))
     tap = Wiretap(proxy)
     body = os.urandom(6 * MIB)
     assert gw.request("PUT", "/f.bin", data=body).status_code == 201

@@ -12,9 +12,9 @@ from tests.support import security_setup
 from tests.support.rawhttp import send_raw
 from tests.support.s3proxy import outside
 from tests.support.security_setup import SEED_MAIN, basic
+from tests.support.xmlbodies import BIG_XML, BILLION_LAUGHS, EXTERNAL_ENTITY, PROPFIND_BODY
 
 ANN = {"Authorization": basic("ann")}
-PROPFIND_BODY = b'<?xml version="1.0"?><propfind xmlns="DAV:"><allprop/></propfind>'
 
 
 @pytest.fixture
@@ -160,13 +160,6 @@ def test_anonymous_read_only_share_refuses_writes(s3, sec):
     assert_nothing_outside(sec)
 
 
-BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
-<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
-<propfind xmlns="DAV:"><prop><displayname>&lol3;</displayname></prop></propfind>"""
-EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
-<!DOCTYPE p [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
-<propfind xmlns="DAV:"><prop><displayname>&xxe;</displayname></prop></propfind>"""
 EXTERNAL_DTD = b"""<?xml version="1.0"?>
 <!DOCTYPE propfind SYSTEM "http://127.0.0.1:1/evil.dtd">
 <propfind xmlns="DAV:"><allprop/></propfind>"""
@@ -178,11 +171,6 @@ XXE_PROPPATCH = b"""<?xml version="1.0"?><!DOCTYPE u [<!ENTITY x SYSTEM "file://
 XXE_LOCK = b"""<?xml version="1.0"?><!DOCTYPE l [<!ENTITY x SYSTEM "file:///etc/passwd">]>
 <D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/>
 </D:locktype><D:owner>&x;</D:owner></D:lockinfo>"""
-BIG_XML = (
-    b'<?xml version="1.0"?><propfind xmlns="DAV:"><prop>'
-    + b"<x:n xmlns:x='urn:x'/>" * 4000
-    + b"</prop></propfind>"
-)  # ~88 KB > 64 KiB
 
 # (method, target, headers, body, chunked, expected status) -- item 4 of the issue.
 PROBES = [

@@ -16,16 +16,9 @@ import time
 
 import requests
 
-from tests.faults.test_faults_s3 import fault_config
+from tests.support.faultproxy import patient_config
 
 MIB = 1024 * 1024
-
-
-def config(proxy, bucket: str, **s3) -> dict:
-    """fault_config with the default timeouts: a copy stalled 3-4 s must not time out."""
-    return fault_config(
-        proxy, bucket, **{"max_attempts": 2, "connect_timeout": "5s", "read_timeout": "30s", **s3}
-    )
 
 
 def work_pending(gw) -> float:
@@ -38,7 +31,7 @@ def is_copy(seen) -> bool:
 
 
 def test_reads_during_the_md5_copy_cost_no_s3_request(make_gateway, bucket, s3, proxy):
-    gw = make_gateway(bucket, config=config(proxy, bucket))
+    gw = make_gateway(bucket, config=patient_config(proxy, bucket))
     proxy.stall_when, proxy.stall_seconds = is_copy, 3
     body = os.urandom(12 * MIB + 7)
     r = gw.request("PUT", "/big.bin", data=body)
@@ -67,7 +60,7 @@ def test_reads_during_the_md5_copy_cost_no_s3_request(make_gateway, bucket, s3, 
 def test_a_failed_md5_copy_leaves_the_object_and_the_gateway_knows_its_md5(
     make_gateway, bucket, s3, proxy
 ):
-    gw = make_gateway(bucket, config=config(proxy, bucket))
+    gw = make_gateway(bucket, config=patient_config(proxy, bucket))
     proxy.fail_when = is_copy  # 500 on every attempt
     body = os.urandom(11 * MIB)
     r = gw.request("PUT", "/f.bin", data=body)
@@ -85,7 +78,7 @@ def test_a_failed_md5_copy_leaves_the_object_and_the_gateway_knows_its_md5(
 
 
 def test_delete_right_after_a_put_waits_for_the_md5_copy(make_gateway, bucket, s3, proxy):
-    gw = make_gateway(bucket, config=config(proxy, bucket))
+    gw = make_gateway(bucket, config=patient_config(proxy, bucket))
     proxy.stall_when, proxy.stall_seconds = is_copy, 2
     assert gw.request("PUT", "/gone.bin", data=os.urandom(11 * MIB)).status_code == 201
     assert work_pending(gw) == 1
@@ -97,7 +90,7 @@ def test_delete_right_after_a_put_waits_for_the_md5_copy(make_gateway, bucket, s
 
 def test_the_md5_shows_before_the_copy_is_done(make_gateway, bucket, s3, proxy):
     """The body's MD5 is hashed from the cached copy after the answer, ahead of the copy."""
-    gw = make_gateway(bucket, config=config(proxy, bucket))
+    gw = make_gateway(bucket, config=patient_config(proxy, bucket))
     proxy.stall_when, proxy.stall_seconds = is_copy, 4
     body = os.urandom(12 * MIB + 1)
     assert gw.request("PUT", "/m.bin", data=body).status_code == 201
@@ -120,7 +113,9 @@ def test_without_a_cache_copy_the_md5_is_hashed_while_streaming(
 ):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache directory should be")
-    gw = make_gateway(bucket, config={**config(proxy, bucket), "cache": {"dir": str(blocker)}})
+    gw = make_gateway(
+        bucket, config={**patient_config(proxy, bucket), "cache": {"dir": str(blocker)}}
+    )
     body = os.urandom(11 * MIB)
     r = gw.request("PUT", "/n.bin", data=body)
     assert r.status_code == 201, r.text

@@ -1,6 +1,6 @@
 """Write-back mode (cache.write_back: true): PUT answered from local disk, uploaded later.
 
-S3 is reached through the benchmark proxy (benchmarks/s3proxy.py) so that a test
+S3 is reached through the latency proxy (tests/support/latencyproxy.py) so that a test
 can hold every S3 request for a minute and prove the PUT did not wait for S3.
 """
 
@@ -8,62 +8,26 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import pytest
-import requests
-
 from tests.support.cachedirs import store_dir
-from tests.support.helpers import free_port, hrefs, propfind, stop_process, wait_http
+from tests.support.helpers import hrefs, pending, propfind, wait_for
+from tests.support.latencyproxy import set_latency
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def proxy(moto, tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(tmp_path / "proxy.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.s3proxy", "--upstream", moto.url,
-             "--port", str(port), "--latency-ms", "0"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_http(url + "/__proxy__/counts", proc=proc)
-        yield url
-        stop_process(proc)
-
-
-def set_latency(proxy: str, ms: int) -> None:
-    requests.post(f"{proxy}/__proxy__/latency?ms={ms}", timeout=5)
-
-
-def pending(gw) -> float:
-    text = requests.get(gw.url + "/metrics", timeout=10).text
-    line = next(ln for ln in text.splitlines() if ln.startswith("s3dav_uploads_pending "))
-    return float(line.split()[1])
-
-
-def wait_for(cond, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-
-
-def wb_gateway(make_gateway, bucket, proxy):
+def wb_gateway(make_gateway, bucket, latency_proxy):
     return make_gateway(
-        bucket, config={"s3": {"endpoint_url": proxy}, "cache": {"write_back": True}}
+        bucket, config={"s3": {"endpoint_url": latency_proxy}, "cache": {"write_back": True}}
     )
 
 
-def test_put_answered_without_s3_and_resumed_after_kill_9(make_gateway, bucket, proxy, s3):
-    gw = wb_gateway(make_gateway, bucket, proxy)
+def test_put_answered_without_s3_and_resumed_after_kill_9(make_gateway, bucket, latency_proxy, s3):
+    gw = wb_gateway(make_gateway, bucket, latency_proxy)
     assert propfind(gw, "/").status_code == 207  # listing warm: a PUT needs no S3 request
-    set_latency(proxy, 60_000)  # S3 now answers after a minute
+    set_latency(latency_proxy, 60_000)  # S3 now answers after a minute
     bodies = {f"/w{i}.txt": os.urandom(1000 + i) for i in range(5)}
     for path, body in bodies.items():
         # timeout well under the proxy's delay: a write-through PUT would fail here
@@ -79,7 +43,7 @@ def test_put_answered_without_s3_and_resumed_after_kill_9(make_gateway, bucket, 
     os.kill(gw.pid, signal.SIGKILL)
     gw.proc.wait(10)
     gw._log.close()
-    set_latency(proxy, 0)
+    set_latency(latency_proxy, 0)
     gw.start()
     assert "resuming 5 journalled uploads" in gw.log()
     wait_for(lambda: pending(gw) == 0)
@@ -89,15 +53,15 @@ def test_put_answered_without_s3_and_resumed_after_kill_9(make_gateway, bucket, 
     assert [p.name for p in journal_dir.iterdir()] == [".lock"]
 
 
-def test_newer_put_wins_and_delete_waits_for_upload(make_gateway, bucket, proxy, s3):
-    gw = wb_gateway(make_gateway, bucket, proxy)
-    set_latency(proxy, 300)
+def test_newer_put_wins_and_delete_waits_for_upload(make_gateway, bucket, latency_proxy, s3):
+    gw = wb_gateway(make_gateway, bucket, latency_proxy)
+    set_latency(latency_proxy, 300)
     for version in (b"one", b"two", b"three"):
         assert gw.request("PUT", "/v.txt", data=version).status_code in (201, 204)
     assert gw.request("GET", "/v.txt").content == b"three"
     wait_for(lambda: pending(gw) == 0)
     assert s3.get_object(Bucket=bucket, Key="v.txt")["Body"].read() == b"three"
-    set_latency(proxy, 0)
+    set_latency(latency_proxy, 0)
 
     assert gw.request("PUT", "/gone.txt", data=b"bye").status_code == 201
     assert gw.request("DELETE", "/gone.txt").status_code == 204
@@ -106,8 +70,8 @@ def test_newer_put_wins_and_delete_waits_for_upload(make_gateway, bucket, proxy,
     assert "gone.txt" not in keys
 
 
-def test_uploaded_file_is_read_from_cache(make_gateway, bucket, proxy):
-    gw = wb_gateway(make_gateway, bucket, proxy)
+def test_uploaded_file_is_read_from_cache(make_gateway, bucket, latency_proxy):
+    gw = wb_gateway(make_gateway, bucket, latency_proxy)
     body = os.urandom(200_000)
     assert gw.request("PUT", "/c.bin", data=body).status_code == 201
     wait_for(lambda: pending(gw) == 0)
@@ -116,12 +80,15 @@ def test_uploaded_file_is_read_from_cache(make_gateway, bucket, proxy):
     assert gw.s3_delta(before) == {}
 
 
-def test_client_gone_mid_put_leaves_old_object_in_write_back(make_gateway, bucket, proxy, s3):
+def test_client_gone_mid_put_leaves_old_object_in_write_back(
+    make_gateway, bucket, latency_proxy, s3
+):
     """A write-back body cut short is refused (400) and never journalled or uploaded."""
-    from tests.faults.test_atomic_put import start_raw_put, wait_until
+    from tests.support.helpers import wait_until
+    from tests.support.rawhttp import start_raw_put
 
     s3.put_object(Bucket=bucket, Key="f.bin", Body=b"old bytes")
-    gw = wb_gateway(make_gateway, bucket, proxy)
+    gw = wb_gateway(make_gateway, bucket, latency_proxy)
     sock = start_raw_put(gw, "/f.bin", {"Content-Length": "100000"})
     sock.sendall(os.urandom(40_000))
     sock.close()
@@ -132,7 +99,7 @@ def test_client_gone_mid_put_leaves_old_object_in_write_back(make_gateway, bucke
 
 
 def test_uploads_wait_for_puts_to_pause_but_never_long_and_not_for_a_delete(
-    make_gateway, bucket, proxy, s3
+    make_gateway, bucket, latency_proxy, s3
 ):
     """write_back_delay holds uploads while PUTs arrive; MAX_HOLD caps it; flush() skips it."""
     from s3dav.transfer.writeback import MAX_HOLD
@@ -140,7 +107,7 @@ def test_uploads_wait_for_puts_to_pause_but_never_long_and_not_for_a_delete(
     gw = make_gateway(
         bucket,
         config={
-            "s3": {"endpoint_url": proxy},
+            "s3": {"endpoint_url": latency_proxy},
             "cache": {"write_back": True, "write_back_delay": "10m"},
         },
     )

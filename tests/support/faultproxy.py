@@ -299,3 +299,25 @@ def _lag_xml(xml: bytes, hidden: set[str], ghosts: list[bytes]) -> bytes:
     if extra:
         xml = xml.replace(b"</ListBucketResult>", extra + b"</ListBucketResult>", 1)
     return xml
+
+
+def fault_config(proxy, bucket: str, **s3) -> dict:
+    return {
+        "s3": {
+            "endpoint_url": proxy.url,
+            "connect_timeout": 1,
+            "read_timeout": 3,
+            "max_attempts": 3,
+            "part_size": "5MiB",
+            "multipart_threshold": "5MiB",
+            **s3,
+        },
+        "shares": [{"path": "/", "bucket": bucket}],
+    }
+
+
+def patient_config(proxy, bucket: str, **s3) -> dict:
+    """fault_config with the default timeouts: a copy stalled 3-4 s must not time out."""
+    return fault_config(
+        proxy, bucket, **{"max_attempts": 2, "connect_timeout": "5s", "read_timeout": "30s", **s3}
+    )

@@ -167,3 +167,36 @@ def hrefs(xml_text: str) -> list[str]:
     from urllib.parse import unquote
 
     return [unquote(h) for h in re.findall(r"<(?:\w+:)?href>([^<]*)</(?:\w+:)?href>", xml_text)]
+
+
+def s3_bytes(s3, bucket: str, key: str) -> bytes:
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+OLD = b"the old object, which must survive\n" * 1000
+
+
+def open_uploads(s3, bucket: str) -> list[dict]:
+    return s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) or []
+
+
+def wait_until(check, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def pending(gw) -> float:
+    text = requests.get(gw.url + "/metrics", timeout=10).text
+    line = next(ln for ln in text.splitlines() if ln.startswith("s3dav_uploads_pending "))
+    return float(line.split()[1])
+
+
+def wait_for(cond, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)

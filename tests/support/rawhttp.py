@@ -44,3 +44,11 @@ def send_raw(
         resp.begin()
         data = resp.read()
         return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+
+
+def start_raw_put(gw, path: str, headers: dict[str, str]) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    head = f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{gw.port}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    sock.sendall(head.encode())
+    return sock

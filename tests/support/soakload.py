@@ -1,4 +1,4 @@
-"""Many clients at once on overlapping paths: the load behind tests/test_soak.py and
+"""Many clients at once on overlapping paths: the load behind tests/faults/test_soak.py and
 benchmarks/soak.py.
 
 Each client runs a fixed number of operations (PUT, GET, PROPFIND) on a small

@@ -1,4 +1,6 @@
-"""A latency-injecting, request-counting S3 proxy on loopback (for benchmarks only).
+"""A latency-injecting, request-counting S3 proxy on loopback.
+
+Used by benchmarks/run.py, and by tests that hold S3 back (integration/test_writeback.py).
 
 Every request waits `latency` seconds (one simulated round trip to a far
 region), is counted by kind, then forwarded to the upstream S3 endpoint (moto's
@@ -13,7 +15,8 @@ Control endpoints (not forwarded, not counted, no delay):
   POST /__proxy__/reset         -> counts back to zero
   POST /__proxy__/latency?ms=N  -> change the injected latency
 
-Run: python -m benchmarks.s3proxy --upstream http://127.0.0.1:5000 --port 5100 --latency-ms 50
+Run: python -m tests.support.latencyproxy --upstream http://127.0.0.1:5000 --port 5100 \
+    --latency-ms 50
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import requests
 
 CHUNK = 1024 * 1024
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
@@ -222,6 +227,11 @@ class Proxy:
 
     def serve_forever(self) -> None:
         self.server.serve_forever()
+
+
+def set_latency(proxy: str, ms: int) -> None:
+    """Change the latency of a running proxy (its control endpoint)."""
+    requests.post(f"{proxy}/__proxy__/latency?ms={ms}", timeout=5)
 
 
 def main() -> None:
