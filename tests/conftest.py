@@ -68,7 +68,7 @@ def gw(make_gateway, bucket):
 
 @pytest.fixture
 def proxy(moto):
-    """A fault-injecting proxy in front of moto (tests/support/faultproxy.py); stopped afterwards."""
+    """A fault-injecting proxy in front of moto (support/faultproxy.py); stopped afterwards."""
     from tests.support.faultproxy import FaultProxy
 
     p = FaultProxy(moto.url)

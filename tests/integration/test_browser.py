@@ -8,8 +8,6 @@ from pathlib import Path
 
 from PIL import Image
 
-from s3dav.dav.browser import Row, human_size, sort_rows
-
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -119,19 +117,3 @@ def test_listing_page_costs_one_listing(gw):
     before = gw.s3_counts()
     assert gw.request("GET", "/").status_code == 200
     assert gw.s3_delta(before) == {}
-
-
-def test_sort_and_sizes():
-    rows = [
-        Row("b", "", False, 1, None),
-        Row("Z", "", True, None, None),
-        Row("a", "", True, None, None),
-        Row("A", "", False, 0, None),
-    ]
-    assert [r.name for r in sort_rows(rows)] == ["a", "Z", "A", "b"]
-    assert [human_size(n) for n in (0, 1023, 1536, 5 * 1024**3)] == [
-        "0 B",
-        "1023 B",
-        "1.5 KiB",
-        "5.0 GiB",
-    ]

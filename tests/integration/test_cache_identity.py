@@ -19,7 +19,6 @@ from pathlib import Path
 
 import yaml
 
-from s3dav.store.stores import normalize_endpoint, store_identity
 from s3dav.transfer.writeback import MAGIC, TRAILER
 from tests.support.cachedirs import store_dir
 from tests.support.helpers import TEST_ENV, free_port, pending, propfind, wait_for
@@ -42,22 +41,6 @@ def new_bucket(s3) -> str:
 
 def lastmodified(xml: str) -> str:
     return re.search(r"getlastmodified>([^<]+)<", xml).group(1)
-
-
-def test_identity_is_a_pure_function_of_endpoint_bucket_prefix():
-    assert normalize_endpoint("HTTP://Host.Example:80/", "us-east-1") == "http://host.example"
-    assert normalize_endpoint("https://h:443", "x") == "https://h"
-    assert normalize_endpoint("http://[::1]:9000", "x") == "http://[::1]:9000"
-    assert normalize_endpoint(None, "eu-west-1") == "aws:eu-west-1"
-    a = store_identity("http://h:9000", "r", "b", "p/")
-    assert a == store_identity("HTTP://H:9000/", "r", "b", "p/")
-    others = [
-        store_identity("http://h:9001", "r", "b", "p/"),
-        store_identity("http://h:9000", "r", "c", "p/"),
-        store_identity("http://h:9000", "r", "b", ""),
-    ]
-    assert len({a.dirname, *(o.dirname for o in others)}) == 4
-    assert re.fullmatch(r"b_p-[0-9a-f]{16}", a.dirname)
 
 
 def test_two_buckets_with_the_same_file_each_show_their_own_mtime(make_gateway, s3, moto):

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import re
 
-from s3dav.server.lockguard import capped_timeout, owner_size
-
-LOCKINFO = (
-    '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'
-    "<D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
-    "<D:owner>{owner}</D:owner></D:lockinfo>"
-)
+from tests.support.xmlbodies import LOCKINFO
 
 
 def lock(gw, path: str, owner: str, timeout: str | None = "Infinite"):
@@ -26,19 +20,6 @@ def lock(gw, path: str, owner: str, timeout: str | None = "Infinite"):
 def granted(lockdiscovery: str) -> int:
     """The seconds left on the lock, as its lockdiscovery says."""
     return int(re.search(r":timeout>Second-(\d+)<", lockdiscovery).group(1))
-
-
-def test_capped_timeout_reads_rfc4918_lists():
-    assert capped_timeout("Infinite", 3600) == 3600
-    assert capped_timeout("Second-60", 3600) == 60
-    assert capped_timeout("Second-99999999", 3600) == 3600
-    assert capped_timeout("Infinite, Second-4100000000", 3600) == 3600
-    assert capped_timeout("bogus, Second-30", 3600) == 30
-    assert capped_timeout(None, 3600) == 3600  # WsgiDAV's default would be a week
-    assert owner_size(LOCKINFO.format(owner="ann").encode()) == len(
-        b'<ns0:owner xmlns:ns0="DAV:">ann</ns0:owner>'
-    )
-    assert owner_size(b"<not-xml") == 0
 
 
 def test_infinite_lock_gets_the_cap(make_gateway, bucket, s3):

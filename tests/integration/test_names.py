@@ -11,21 +11,10 @@ import os
 import re
 import subprocess
 import sys
-import unicodedata
 from urllib.parse import quote, unquote
 
-from s3dav.store.keys import tree_dest_keys
-from s3dav.store.listing import alternate_name, display_names, looks_alternate
-from tests.support.helpers import TEST_ENV, propfind
+from tests.support.helpers import TEST_ENV, nfc, nfd, propfind
 from tests.support.rclone import rclone, remote
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def nfd(text: str) -> str:
-    return unicodedata.normalize("NFD", text)
 
 
 def keys(s3, bucket: str) -> dict[str, bytes]:
@@ -229,28 +218,6 @@ def test_check_reports_names(moto, s3, bucket):
     ) in lines
 
 
-def test_display_names_rules():
-    shown, irregular = display_names(["x", nfd("é"), nfc("é"), "..", "a.b.txt"], ["x", "a.b.txt"])
-    assert shown == {
-        "x": ("x", True),
-        "x (file)": ("x", False),
-        nfc("é"): (nfc("é"), False),
-        nfc("é (NFD)"): (nfd("é"), False),
-        "a.b.txt": ("a.b.txt", True),
-        "a.b (file).txt": ("a.b.txt", False),
-    }
-    assert irregular == {"x", "x (file)", nfc("é"), nfc("é (NFD)"), "a.b.txt", "a.b (file).txt"}
-    assert alternate_name(".bashrc", "file", set()) == ".bashrc (file)"
-    for name in ("x (file)", "a (file 2).txt", "é (NFD)", "é (NFD file 3).tar"):
-        assert looks_alternate(name), name
-    for name in ("photo (1).jpg", "x (files)", "x(file)", "x (file).tar.gz"):
-        assert not looks_alternate(name), name
-    assert alternate_name("x", "file", {"x (file)", "x (file 2)"}) == "x (file 3)"
-    # An NFD file beside an NFC folder of its name: both tags.
-    shown, _ = display_names([nfd("é")], [nfc("é")])
-    assert shown[nfc("é (NFD file)")] == (nfd("é"), False)
-
-
 def test_moving_a_folder_keeps_both_twins(s3, bucket, gw):
     s3.put_object(Bucket=bucket, Key=nfc("tw/café.txt"), Body=b"nfc")
     s3.put_object(Bucket=bucket, Key=nfd("tw/café.txt"), Body=b"nfd")
@@ -263,14 +230,3 @@ def test_moving_a_folder_keeps_both_twins(s3, bucket, gw):
         nfc("tw2/ñ.txt"): b"alone",  # stored NFC, as every name s3dav writes
     }
     assert gw.request("GET", quote(nfc("/tw2/café (NFD).txt"))).content == b"nfd"
-
-
-def test_tree_dest_keys():
-    src = [nfc("s/é"), nfd("s/é"), nfd("s/ñ"), nfd("s/ü/x"), "s/ü/y"]
-    assert tree_dest_keys(src, "s/", "d/") == {
-        nfc("s/é"): nfc("d/é"),
-        nfd("s/é"): "d/" + nfd("é"),
-        nfd("s/ñ"): nfc("d/ñ"),
-        nfd("s/ü/x"): nfc("d/ü/x"),
-        "s/ü/y": "d/ü/y",
-    }

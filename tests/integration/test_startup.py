@@ -12,7 +12,6 @@ import sys
 
 import yaml
 
-from s3dav.app import describe_listen_error, errno_in
 from s3dav.server.auth import hash_password
 from tests.support.helpers import TEST_ENV
 
@@ -27,13 +26,6 @@ def serve(config: dict, tmp_path, *args: str) -> subprocess.CompletedProcess:
         timeout=60,
         env={**os.environ, **TEST_ENV},
     )
-
-
-def test_listen_errors_are_one_line_naming_the_fix():
-    assert describe_listen_error(98, "h", 8080) == "port 8080 is in use; pick another with --port"
-    assert "pick another with --host" in describe_listen_error(99, "10.9.9.9", 80)
-    assert errno_in("No socket could be created -- (('h', 1): [Errno 98] Address in use)") == 98
-    assert errno_in("no errno here") is None
 
 
 def test_a_busy_port_is_one_line_and_exit_2(bucket, moto, tmp_path):

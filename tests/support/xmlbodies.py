@@ -19,3 +19,10 @@ BIG_XML = (
     + b"<x:n xmlns:x='urn:x'/>" * 4000
     + b"</prop></propfind>"
 )  # ~88 KB > 64 KiB
+
+
+LOCKINFO = (
+    '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'
+    "<D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
+    "<D:owner>{owner}</D:owner></D:lockinfo>"
+)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import yaml
 
 from s3dav.config import SCHEMA, ConfigError, build, load
 from s3dav.server.auth import hash_password
-from tests.support.helpers import TEST_ENV
 
 ANN_HASH = hash_password("ann-env-password")
 
@@ -184,17 +179,3 @@ def test_kubernetes_service_links_are_not_settings():
         "S3DAV_SERVER__PORT": "9300",
     }
     assert load(None, {}, environ=env).server["port"] == 9300
-
-
-def test_cli_reports_a_bad_env_value_in_one_line():
-    out = subprocess.run(
-        [sys.executable, "-m", "s3dav", "check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **TEST_ENV, "S3DAV_CACHE__METADATA_TTL": "soon"},
-    )
-    assert out.returncode == 2
-    assert out.stderr == (
-        "s3dav: config error: cache.metadata_ttl: expected a duration like 30s, got 'soon'\n"
-    )
