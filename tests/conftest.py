@@ -1,8 +1,13 @@
-"""Fixtures: a moto S3 server per session, a fresh bucket per test, gateways on demand."""
+"""The fixtures shared by every test folder (tests/README.md: layout, markers, rules).
+
+A moto S3 server per session, a fresh bucket per test, gateways on demand, the fault
+proxy. A folder-local conftest.py holds only fixtures that folder alone uses.
+"""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -74,3 +79,13 @@ def proxy(moto):
     p = FaultProxy(moto.url)
     yield p
     p.stop()
+
+
+CLIENTS = Path(__file__).parent / "clients"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in tests/clients/ is about a real client (run, or replayed): mark it `client`."""
+    for item in items:
+        if CLIENTS in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.client)

@@ -19,6 +19,8 @@ import pytest
 from tests.support.helpers import propfind
 from tests.support.mounts import is_mounted, mount_s3fs, unmount
 
+pytestmark = pytest.mark.mount  # davfs2 and s3fs mounts: root and /dev/fuse
+
 
 @pytest.fixture
 def mounts():

@@ -21,6 +21,8 @@ import pytest
 from tests.support.helpers import propfind
 from tests.support.mounts import mount_s3fs, unmount
 
+pytestmark = pytest.mark.mount  # an s3fs mount: root and /dev/fuse
+
 TTL = 2.0
 Y2015 = 1420070400  # 2015-01-01T00:00:00Z, what `touch -d 2015-01-01` (TZ=UTC) sets
 Y2016 = 1451606400

@@ -18,6 +18,8 @@ import pytest
 from tests.support.cachedirs import store_dir
 from tests.support.helpers import propfind, s3_bytes, wait_until
 
+pytestmark = pytest.mark.mount  # a 16 MiB tmpfs: needs root
+
 MIB = 1024 * 1024
 
 

@@ -6,6 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 CHROMIUM_FLAGS = [
@@ -53,6 +54,7 @@ def fill(gw) -> None:
     assert gw.request("PUT", "/alpha/inner.txt", data=b"inner").status_code == 201
 
 
+@pytest.mark.browser
 def test_listing_page_in_chromium(gw, tmp_path):
     fill(gw)
     r = chromium(tmp_path, "--dump-dom", gw.url + "/")

@@ -121,6 +121,7 @@ def test_precondition_errors_keep_dav_error_xml(shared):
     assert "no-conflicting-lock" in r.text and "<ns0:href>/ann/a.txt</ns0:href>" in r.text
 
 
+@pytest.mark.client
 def test_rclone_error_lines_are_short(shared, tmp_path):
     """rclone prints the body in its error: one line with the path, no HTML page."""
     gw, _ = shared

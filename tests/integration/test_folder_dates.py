@@ -14,6 +14,8 @@ import subprocess
 import time
 from email.utils import parsedate_to_datetime
 
+import pytest
+
 from tests.support.helpers import propfind
 
 TTL = 1.0
@@ -81,6 +83,7 @@ def test_folder_dates_stay_the_same_across_listings_and_restarts(make_gateway, b
     assert '<td class="date"></td>' not in page.text, page.text
 
 
+@pytest.mark.client
 def test_cadaver_ls_shows_no_1970(make_gateway, bucket, s3):
     s3.put_object(Bucket=bucket, Key="imp/a.txt", Body=b"a", Metadata={"mtime": str(Y2020)})
     gw = make_gateway(bucket, config={"cache": {"metadata_ttl": f"{TTL}s"}})

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from urllib.parse import quote, unquote
 
+import pytest
+
 from tests.support.helpers import TEST_ENV, nfc, nfd, propfind
 from tests.support.rclone import rclone, remote
 
@@ -97,6 +99,7 @@ def test_proppatch_and_copy_of_an_nfd_key(s3, bucket, gw):
     assert keys(s3, bucket) == {CAFE: b"cafe", "copy.txt": b"cafe"}
 
 
+@pytest.mark.client
 def test_rclone_copies_an_nfd_folder(s3, bucket, gw, tmp_path):
     s3.put_object(Bucket=bucket, Key=f"{ETE}/{CAFE}", Body=b"nfd in nfd")
     s3.put_object(Bucket=bucket, Key=f"{ETE}/sub/{nfd('ñ.txt')}", Body=b"deeper")

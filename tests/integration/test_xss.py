@@ -137,6 +137,7 @@ def served_headers(gw, path: str, auth=None) -> list[requests.structures.CaseIns
     return [gw.request(m, path, auth=auth).headers for m in ("GET", "HEAD")]
 
 
+@pytest.mark.browser
 def test_html_in_a_shared_folder_does_not_run_as_ann(xss, s3, browser):
     gw, bucket = xss
     r = gw.request("PUT", "/team/evil.html", data=EVIL_HTML, auth=as_user("bob"))
@@ -154,6 +155,7 @@ def test_html_in_a_shared_folder_does_not_run_as_ann(xss, s3, browser):
     assert part.status_code == 206 and part.headers["Content-Disposition"].startswith("attachment")
 
 
+@pytest.mark.browser
 def test_svg_with_script_does_not_run_as_ann(xss, s3, browser):
     gw, bucket = xss
     r = gw.request("PUT", "/team/pic.svg", data=EVIL_SVG, auth=as_user("bob"))
@@ -168,6 +170,7 @@ def test_svg_with_script_does_not_run_as_ann(xss, s3, browser):
         assert headers["Content-Security-Policy"].startswith("sandbox;")
 
 
+@pytest.mark.browser
 def test_object_stored_as_html_under_pub_does_not_run(xss, s3, browser):
     """Written straight to S3: a `.txt` name, but the type served is text/html."""
     gw, bucket = xss
@@ -183,6 +186,7 @@ def test_object_stored_as_html_under_pub_does_not_run(xss, s3, browser):
             assert headers["Content-Security-Policy"].startswith("sandbox;")
 
 
+@pytest.mark.browser
 def test_inline_share_renders_html_sandboxed(xss, s3, browser):
     """`inline_active_content: true`: shown in the page, yet its script never runs."""
     gw, bucket = xss
@@ -210,6 +214,7 @@ def test_passive_files_still_show_inline(xss):
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.browser
 def test_listing_page_has_its_own_csp_and_renders(xss, browser):
     gw, _ = xss
     gw.request("PUT", "/team/a.txt", data=b"plain", auth=as_user("bob"))
