@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import propfind
+from tests.support.helpers import propfind, wait_until
 from tests.support.mounts import mount_s3fs, unmount
 
 pytestmark = pytest.mark.mount  # an s3fs mount: root and /dev/fuse
@@ -184,10 +184,11 @@ def test_put_over_a_file_keeps_its_metadata_with_write_back(make_gateway, bucket
     gw = make_gateway(bucket, config={"cache": {"write_back": True, "write_back_delay": "0s"}})
     assert gw.request("PUT", "/w.txt", data=b"v2", headers={"X-OC-Mtime": str(Y2020)}).ok
     assert gw.request("PUT", "/w.txt", data=b"v3").ok  # over the pending one: still kept
-    deadline = time.monotonic() + 30
-    while s3.get_object(Bucket=bucket, Key="w.txt")["Body"].read() != b"v3":
-        assert time.monotonic() < deadline, "write-back did not upload"
-        time.sleep(0.1)
+
+    def uploaded() -> bool:
+        return s3.get_object(Bucket=bucket, Key="w.txt")["Body"].read() == b"v3"
+
+    assert wait_until(uploaded, 30), "write-back did not upload"
     meta = s3.head_object(Bucket=bucket, Key="w.txt")["Metadata"]
     assert (meta["mode"], meta["uid"], meta["gid"]) == ("33152", "7", "8")
     assert "ctime" not in meta and "md5chksum" not in meta  # times and content hashes are new

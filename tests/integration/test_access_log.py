@@ -7,12 +7,12 @@ became `cafÃ©`.
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import quote
 
 import pytest
 
 from s3dav.server.logs import log_path
+from tests.support.helpers import wait_until
 
 
 def test_log_path_decodes_utf8_and_escapes_the_rest():
@@ -23,12 +23,11 @@ def test_log_path_decodes_utf8_and_escapes_the_rest():
 
 def wait_for_access_lines(gw, text: str, timeout: float = 10.0) -> list[str]:
     """The access-log lines holding `text` (the line is written just after the answer)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [ln for ln in gw.log().splitlines() if "s3dav.access" in ln and text in ln]
-        if lines or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.05)
+    return wait_until(
+        lambda: [ln for ln in gw.log().splitlines() if "s3dav.access" in ln and text in ln],
+        timeout,
+        0.05,
+    )
 
 
 @pytest.mark.parametrize("fmt", ["plain", "json"])

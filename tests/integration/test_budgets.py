@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.support.helpers import hrefs, propfind
+from tests.support.helpers import hrefs, propfind, wait_until
 
 SMALL = b"x" * 4096
 
@@ -217,12 +217,14 @@ def test_move_folder_budget(gw):
 
 def wait_for_counts(gw, before: dict, want: dict, timeout: float = 10.0) -> dict:
     """Background requests land a little later: wait until the delta is `want` (or time out)."""
-    deadline = time.monotonic() + timeout
-    delta = gw.s3_delta(before)
-    while delta != want and time.monotonic() < deadline:
-        time.sleep(0.05)
-        delta = gw.s3_delta(before)
-    return delta
+    seen: dict = {}
+
+    def reached() -> bool:
+        seen["delta"] = gw.s3_delta(before)
+        return seen["delta"] == want
+
+    wait_until(reached, timeout, 0.05)
+    return seen["delta"]
 
 
 def test_browse_reads_subfolders_ahead_once(make_gateway, bucket, s3):

@@ -21,7 +21,7 @@ import yaml
 
 from s3dav.transfer.writeback import MAGIC, TRAILER
 from tests.support.cachedirs import store_dir
-from tests.support.helpers import TEST_ENV, free_port, pending, propfind, wait_for
+from tests.support.helpers import TEST_ENV, free_port, pending, propfind, wait_until
 from tests.support.latencyproxy import set_latency
 
 PROPPATCH = (
@@ -114,7 +114,7 @@ def test_two_gateways_on_one_cache_dir_keep_write_back_journals_apart(
     set_latency(latency_proxy, 0)
     gw_one.restart()
     assert "resuming 1 journalled uploads" in gw_one.log()
-    wait_for(lambda: pending(gw_one) == 0)
+    assert wait_until(lambda: pending(gw_one) == 0, 60), "write-back uploads still pending"
     assert s3.get_object(Bucket=one, Key="w.txt")["Body"].read() == b"for bucket one"
     assert s3.list_objects_v2(Bucket=two).get("KeyCount") == 0
 
@@ -165,7 +165,7 @@ def test_old_layout_journal_is_migrated_and_old_caches_are_not_read(
     old = old_journal_file(cache / "writeback", bucket, "answered.txt", b"answered before")
     (cache / "properties.sqlite3").write_bytes(b"")
     gw = make_gateway(bucket, config={"cache": {"dir": str(cache), "write_back": True}})
-    wait_for(lambda: pending(gw) == 0)
+    assert wait_until(lambda: pending(gw) == 0, 60), "write-back uploads still pending"
     assert s3.get_object(Bucket=bucket, Key="answered.txt")["Body"].read() == b"answered before"
     assert not old.exists()
     assert "properties.sqlite3 predate per-bucket caches and are no longer read" in gw.log()

@@ -6,23 +6,8 @@ import json
 import re
 import time
 
-import requests
-
 from s3dav.server.auth import hash_password
-from tests.support.helpers import propfind
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text format (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        m = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\S+)", line)
-        if not m or m.group(1) != name:
-            continue
-        got = ",".join(sorted((m.group(2) or "").split(","))) if m.group(2) else ""
-        if got == want:
-            return float(m.group(3))
-    return 0.0
+from tests.support.helpers import metric, propfind
 
 
 def test_metrics_after_a_session(make_gateway, s3, bucket):
@@ -39,7 +24,7 @@ def test_metrics_after_a_session(make_gateway, s3, bucket):
         assert propfind(gw, "/e/").status_code == 207
     time.sleep(1.2)  # the listing expires; the object's metadata is still known
     assert propfind(gw, "/e/").status_code == 207
-    text = requests.get(gw.url + "/metrics", timeout=10).text
+    text = gw.metrics()
     print("\n".join(line for line in text.splitlines() if not line.startswith("#")))
 
     assert metric(text, "s3dav_http_requests_total", method="PUT", status="201") == 2

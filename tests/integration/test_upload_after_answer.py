@@ -11,19 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import re
 import time
-
-import requests
 
 from tests.support.faultproxy import patient_config
 
 MIB = 1024 * 1024
 
 
-def work_pending(gw) -> float:
-    text = requests.get(gw.url + "/metrics", timeout=10).text
-    return float(re.search(r"^s3dav_upload_work_pending (\S+)$", text, re.M).group(1))
+def work_pending(gw) -> float | None:
+    return gw.metric("s3dav_upload_work_pending")
 
 
 def is_copy(seen) -> bool:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.support.cachedirs import store_dir
-from tests.support.helpers import hrefs, pending, propfind, wait_for
+from tests.support.helpers import hrefs, pending, propfind, wait_until
 from tests.support.latencyproxy import set_latency
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_put_answered_without_s3_and_resumed_after_kill_9(make_gateway, bucket, 
     set_latency(latency_proxy, 0)
     gw.start()
     assert "resuming 5 journalled uploads" in gw.log()
-    wait_for(lambda: pending(gw) == 0)
+    assert wait_until(lambda: pending(gw) == 0, 60), "write-back uploads still pending"
     for path, body in bodies.items():
         assert s3.get_object(Bucket=bucket, Key=path[1:])["Body"].read() == body
     journal_dir = store_dir(Path(gw.workdir, "cache"), bucket) / "writeback"
@@ -59,13 +59,13 @@ def test_newer_put_wins_and_delete_waits_for_upload(make_gateway, bucket, latenc
     for version in (b"one", b"two", b"three"):
         assert gw.request("PUT", "/v.txt", data=version).status_code in (201, 204)
     assert gw.request("GET", "/v.txt").content == b"three"
-    wait_for(lambda: pending(gw) == 0)
+    assert wait_until(lambda: pending(gw) == 0, 60), "write-back uploads still pending"
     assert s3.get_object(Bucket=bucket, Key="v.txt")["Body"].read() == b"three"
     set_latency(latency_proxy, 0)
 
     assert gw.request("PUT", "/gone.txt", data=b"bye").status_code == 201
     assert gw.request("DELETE", "/gone.txt").status_code == 204
-    wait_for(lambda: pending(gw) == 0)
+    assert wait_until(lambda: pending(gw) == 0, 60), "write-back uploads still pending"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert "gone.txt" not in keys
 
@@ -74,7 +74,7 @@ def test_uploaded_file_is_read_from_cache(make_gateway, bucket, latency_proxy):
     gw = wb_gateway(make_gateway, bucket, latency_proxy)
     body = os.urandom(200_000)
     assert gw.request("PUT", "/c.bin", data=body).status_code == 201
-    wait_for(lambda: pending(gw) == 0)
+    assert wait_until(lambda: pending(gw) == 0, 60), "write-back uploads still pending"
     before = gw.s3_counts()
     assert gw.request("GET", "/c.bin").content == body
     assert gw.s3_delta(before) == {}
@@ -116,7 +116,7 @@ def test_uploads_wait_for_puts_to_pause_but_never_long_and_not_for_a_delete(
     assert gw.request("PUT", "/held.txt", data=b"held").status_code == 201
     time.sleep(1.0)
     assert pending(gw) == 1 and gw.s3_delta(before) == {}  # not uploaded yet: held
-    wait_for(lambda: pending(gw) == 0, timeout=MAX_HOLD + 30)  # but not for 10 minutes
+    assert wait_until(lambda: pending(gw) == 0, MAX_HOLD + 30)  # but not for 10 minutes
     assert s3.get_object(Bucket=bucket, Key="held.txt")["Body"].read() == b"held"
 
     assert gw.request("PUT", "/gone.txt", data=b"bye").status_code == 201

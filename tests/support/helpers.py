@@ -13,10 +13,15 @@ import subprocess
 import sys
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+T = TypeVar("T")
 
 TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -31,17 +36,55 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.1) -> T:
+    """Poll `check` until it returns a true value and return that value.
+
+    After `timeout` seconds, check's answer then (false: the caller asserts on it and
+    says what it waited for). The one polling loop of the tests: no sleep is an assert.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    return check()
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    """Wait until `url` answers at all (any status); fail at once if `proc` exits."""
+
+    def answers() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process for {url} exited with {proc.returncode}")
         try:
             requests.get(url, timeout=2)
-            return
         except requests.ConnectionError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
+            return False
+        return True
+
+    if not wait_until(answers, timeout):
+        raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """Every sample of a Prometheus text page as (name, labels, value).
+
+    The one /metrics reader of the tests, parsed by prometheus_client's own parser.
+    """
+    return [
+        (s.name, s.labels, s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    ]
+
+
+def metric(text: str, name: str, /, absent: float | None = 0.0, **labels: str) -> float | None:
+    """The value of the sample `name` with exactly these labels; `absent` when there is none."""
+    for got, got_labels, value in samples(text):
+        if got == name and got_labels == labels:
+            return value
+    return absent
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> int:
@@ -125,26 +168,26 @@ class Gateway:
         kw.setdefault("timeout", 60)
         return requests.request(method, self.url + path, **kw)
 
+    def metrics(self) -> str:
+        """The gateway's /metrics page (Prometheus text)."""
+        return requests.get(self.url + "/metrics", timeout=10).text
+
+    def metric(self, name: str, /, absent: float | None = None, **labels: str) -> float | None:
+        """One sample of /metrics now (`absent`, None by default, when it is not there)."""
+        return metric(self.metrics(), name, absent, **labels)
+
     def s3_counts(self) -> dict[str, int]:
         """S3 requests so far by kind, read from /metrics."""
-        text = requests.get(self.url + "/metrics", timeout=10).text
         counts: dict[str, int] = {}
-        for m in re.finditer(
-            r'^s3dav_s3_requests_total\{kind="(\w+)",operation="(\w+)"\} (\S+)$', text, re.M
-        ):
-            counts[m.group(1)] = counts.get(m.group(1), 0) + int(float(m.group(3)))
+        for name, labels, value in samples(self.metrics()):
+            if name == "s3dav_s3_requests_total":
+                counts[labels["kind"]] = counts.get(labels["kind"], 0) + int(value)
         return counts
 
     def settle(self, timeout: float = 60) -> None:
         """Wait until post-answer upload work (MD5 self-copy, cache ingest) is done."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = requests.get(self.url + "/metrics", timeout=10).text
-            m = re.search(r"^s3dav_upload_work_pending (\S+)$", text, re.M)
-            if m is not None and float(m.group(1)) == 0:
-                return
-            time.sleep(0.05)
-        raise TimeoutError("post-upload work did not finish")
+        if not wait_until(lambda: self.metric("s3dav_upload_work_pending") == 0, timeout, 0.05):
+            raise TimeoutError("post-upload work did not finish")
 
     def s3_delta(self, before: dict[str, int]) -> dict[str, int]:
         after = self.s3_counts()
@@ -181,26 +224,9 @@ def open_uploads(s3, bucket: str) -> list[dict]:
     return s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) or []
 
 
-def wait_until(check, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
-
-
-def pending(gw) -> float:
-    text = requests.get(gw.url + "/metrics", timeout=10).text
-    line = next(ln for ln in text.splitlines() if ln.startswith("s3dav_uploads_pending "))
-    return float(line.split()[1])
-
-
-def wait_for(cond, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
+def pending(gw: Gateway) -> float | None:
+    """Write-back uploads not yet in S3 (s3dav_uploads_pending)."""
+    return gw.metric("s3dav_uploads_pending")
 
 
 def nfc(text: str) -> str:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
-from tests.support.helpers import TEST_ENV
+from tests.support.helpers import TEST_ENV, wait_until
 
 
 def is_mounted(mnt: Path) -> bool:
@@ -49,7 +48,4 @@ def mount_s3fs(moto_url: str, bucket: str, mnt: Path, workdir: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 0, r.stderr
-    deadline = time.monotonic() + 20
-    while not is_mounted(mnt):
-        assert time.monotonic() < deadline, "s3fs did not mount"
-        time.sleep(0.1)
+    assert wait_until(lambda: is_mounted(mnt), 20), "s3fs did not mount"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from s3dav.transfer.partpool import PartPool
+from tests.support.helpers import wait_until
 
 MIB = 1024 * 1024
 
@@ -52,10 +53,7 @@ def test_trim_drops_only_buffers_idle_long_enough():
 def test_idle_buffers_are_released_without_another_call():
     pool = PartPool(keep=4 * MIB, idle_s=0.2)
     pool.give(bytearray(MIB))
-    deadline = time.monotonic() + 5
-    while pool.held and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert pool.held == 0
+    assert wait_until(lambda: pool.held == 0, 5, 0.05), pool.held
 
 
 def test_a_cleared_pool_keeps_nothing():
