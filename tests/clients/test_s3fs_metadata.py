@@ -64,6 +64,7 @@ def expire_listings() -> None:
     time.sleep(TTL + 0.3)  # the gateway's metadata_ttl passes: the next request lists again
 
 
+@pytest.mark.slow
 def test_touch_through_s3fs_is_seen_within_the_ttl_and_after_restart(
     make_gateway, moto, s3, bucket, tmp_path, s3fs_mnt
 ):
@@ -115,6 +116,7 @@ def test_touch_through_s3fs_is_seen_within_the_ttl_and_after_restart(
     assert gw.s3_delta(before) == {"LIST": 1, "HEAD": 1}
 
 
+@pytest.mark.slow
 def test_put_over_a_file_keeps_its_s3fs_owner_group_and_mode(
     make_gateway, moto, s3, bucket, tmp_path, s3fs_mnt
 ):

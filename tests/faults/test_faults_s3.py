@@ -12,6 +12,7 @@ import hashlib
 import os
 import time
 
+import pytest
 import requests
 
 from tests.support.faultproxy import fault_config
@@ -83,6 +84,7 @@ def test_every_method_succeeds_with_a_fifth_of_s3_requests_failing(make_gateway,
     )
 
 
+@pytest.mark.slow
 def test_outage_answers_503_with_retry_after_quickly_then_recovers(make_gateway, bucket, s3, proxy):
     s3.put_object(Bucket=bucket, Key="old.txt", Body=b"old")
     cfg = fault_config(proxy, bucket, max_attempts=2)

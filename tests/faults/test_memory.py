@@ -16,6 +16,7 @@ def _chunks(total: int, seed: bytes):
         yield block[i % 7 :] + block[: i % 7]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_300mib_chunked_put_then_get(gw, s3, bucket):
     total = 300 * MIB

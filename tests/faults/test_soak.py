@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support.faultproxy import fault_config
 from tests.support.soakload import check_store, proc_figures, run_soak
 
@@ -31,6 +33,7 @@ def test_soak_12_clients_overlapping_paths(make_gateway, bucket, s3):
     )
 
 
+@pytest.mark.slow
 def test_soak_12_clients_with_a_fifth_of_s3_requests_failing(make_gateway, bucket, s3, proxy):
     gw = make_gateway(bucket, config=fault_config(proxy, bucket, max_attempts=8))
     proxy.error_rate, proxy.reset_rate = 0.15, 0.05

@@ -8,6 +8,7 @@ import sys
 import time
 
 import certifi
+import pytest
 import requests
 
 from s3dav.server.auth import hash_password
@@ -18,6 +19,7 @@ from tests.support.security_setup import PASSWORDS, basic
 from tests.support.tls import self_signed
 
 
+@pytest.mark.slow
 def test_failed_logins_are_delayed_then_blocked_and_logged_without_password(
     s3, moto, make_gateway, bucket
 ):

@@ -13,6 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from tests.support.helpers import hrefs, propfind, wait_until
 
 SMALL = b"x" * 4096
@@ -45,6 +47,7 @@ def test_mkcol_is_one_put_and_at_most_one_list(gw):
     assert set(delta) <= {"PUT", "LIST"}
 
 
+@pytest.mark.slow
 def test_propfind_cold_warm_and_after_restart(make_gateway, bucket, s3):
     n = 1001  # two LIST pages
     keys = [f"many/f{i:04d}.txt" for i in range(n)]

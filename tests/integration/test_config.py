@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.helpers import TEST_ENV, free_port
 
 
@@ -47,6 +49,7 @@ def test_cli_bad_config_is_one_line(tmp_path):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_cli_unreachable_endpoint(tmp_path):
     port = free_port()  # nothing listens there
     out = _run(

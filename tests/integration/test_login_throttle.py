@@ -10,6 +10,8 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.support import security_setup
 from tests.support.rawhttp import send_raw
 from tests.support.security_setup import basic
@@ -57,6 +59,7 @@ def test_parallel_guesses_are_reserved_before_the_check(s3, moto, make_gateway, 
     sec.proxy.stop()
 
 
+@pytest.mark.slow
 def test_guesses_at_one_name_from_many_addresses_block_that_name_for_a_while(
     s3, moto, make_gateway, bucket
 ):
