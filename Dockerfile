@@ -4,7 +4,7 @@
 #     -e AWS_ACCESS_KEY_ID=... -e AWS_SECRET_ACCESS_KEY=... s3dav
 # Configuration: /etc/s3dav/s3dav.yaml (mount your own over the commented example), and
 # S3DAV_<SECTION>__<KEY> environment variables, which win over the file. See docs/DEPLOY.md.
-# tests/test_container.py runs this file's install steps and command in a fresh virtualenv.
+# tests/integration/test_container.py runs this file's install steps and command in a fresh virtualenv.
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -20,8 +20,8 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.helpers import TEST_ENV, Gateway, MotoServer, free_port, stop_process, wait_http  # noqa: E402
-from tests.test_client_rclone import rclone, transferred  # noqa: E402
+from tests.support.helpers import TEST_ENV, Gateway, MotoServer, free_port, stop_process, wait_http  # noqa: E402
+from tests.support.rclone import rclone, transferred  # noqa: E402
 
 
 def make_tree(root: Path, n: int) -> None:

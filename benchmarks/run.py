@@ -1,6 +1,6 @@
 """Benchmark: s3dav against `rclone serve webdav`, same proxy, same moto, same run.
 
-Starts moto's server, the latency-injecting proxy (benchmarks/s3proxy.py) in
+Starts moto's server, the latency-injecting proxy (tests/support/latencyproxy.py) in
 front of it, then for each added latency and each target (s3dav write-through,
 s3dav write-back, rclone --vfs-cache-mode off, rclone --vfs-cache-mode full) a
 fresh bucket and server, and runs the issue's scenarios (a)-(f). Wall time is
@@ -115,7 +115,7 @@ class Proxy:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.s3proxy", "--upstream", upstream,
+            [sys.executable, "-m", "tests.support.latencyproxy", "--upstream", upstream,
              "--port", str(self.port), "--latency-ms", str(latency_ms)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

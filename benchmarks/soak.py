@@ -1,8 +1,8 @@
-"""A longer soak than tests/test_soak.py: many clients, optionally with S3 faults.
+"""A longer soak than tests/faults/test_soak.py: many clients, optionally with S3 faults.
 
     PYTHONPATH=$PWD python benchmarks/soak.py --clients 24 --ops 200 --minutes 10 --fault-rate 0.2
 
-Starts moto's server, optionally the fault proxy (tests/faultproxy.py) in front of
+Starts moto's server, optionally the fault proxy (tests/support/faultproxy.py) in front of
 it, and a real `s3dav serve`, all on 127.0.0.1; runs PUT/GET/PROPFIND from many
 clients on overlapping paths; then checks every object in S3. Prints the figures:
 operations, faults injected, failed requests, objects lost or corrupted, and the
@@ -21,9 +21,9 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.faultproxy import FaultProxy  # noqa: E402
-from tests.helpers import TEST_ENV, Gateway, MotoServer  # noqa: E402
-from tests.soakload import check_store, proc_figures, run_soak  # noqa: E402
+from tests.support.faultproxy import FaultProxy  # noqa: E402
+from tests.support.helpers import TEST_ENV, Gateway, MotoServer  # noqa: E402
+from tests.support.soakload import check_store, proc_figures, run_soak  # noqa: E402
 
 
 def main() -> int:

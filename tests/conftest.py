@@ -1,13 +1,18 @@
-"""Fixtures: a moto S3 server per session, a fresh bucket per test, gateways on demand."""
+"""The fixtures shared by every test folder (tests/README.md: layout, markers, rules).
+
+A moto S3 server per session, a fresh bucket per test, gateways on demand, the fault
+proxy. A folder-local conftest.py holds only fixtures that folder alone uses.
+"""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
 
-from tests.helpers import TEST_ENV, Gateway, MotoServer
+from tests.support.helpers import TEST_ENV, Gateway, MotoServer
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +73,19 @@ def gw(make_gateway, bucket):
 
 @pytest.fixture
 def proxy(moto):
-    """A fault-injecting proxy in front of moto (tests/faultproxy.py); stopped afterwards."""
-    from tests.faultproxy import FaultProxy
+    """A fault-injecting proxy in front of moto (support/faultproxy.py); stopped afterwards."""
+    from tests.support.faultproxy import FaultProxy
 
     p = FaultProxy(moto.url)
     yield p
     p.stop()
+
+
+CLIENTS = Path(__file__).parent / "clients"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in tests/clients/ is about a real client (run, or replayed): mark it `client`."""
+    for item in items:
+        if CLIENTS in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.client)

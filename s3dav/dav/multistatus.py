@@ -6,7 +6,7 @@ for a folder of 2000 files that is most of the gateway's CPU. This writes the
 same bytes directly: the same `ns0`, `ns1`... prefixes, assigned in document
 order and declared on the root, the same escaping, `<x />` for empty elements.
 
-Pure logic; tests/test_multistatus.py checks it against WsgiDAV's own output.
+Pure logic; tests/unit/test_multistatus.py checks it against WsgiDAV's own output.
 Anything unusual (a comment, a processing instruction, a QName) raises
 `Unrenderable` and the caller falls back to WsgiDAV's path.
 """

@@ -3,7 +3,7 @@
 The steps and checks are those of `RequestServer.do_PROPFIND` (wsgidav 4.4),
 in the same order, except Depth infinity: `finite_depth` refuses it on a
 collection and answers it as 0 on a file, before either handler runs
-(tests/test_wsgidav_compat.py notices when WsgiDAV's steps change). The
+(tests/unit/test_wsgidav_compat.py notices when WsgiDAV's steps change). The
 resources give their properties as before (`get_properties`). Only the answer
 is written as text rather than built as an ElementTree and serialised, which
 was most of a warm PROPFIND's CPU. A value the text writer does not handle

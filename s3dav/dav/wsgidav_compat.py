@@ -1,7 +1,7 @@
 """Every WsgiDAV internal s3dav relies on (and two of ElementTree's), in one place.
 
 wsgidav is pinned to its minor version in pyproject.toml, and
-tests/test_wsgidav_compat.py checks each name here against the installed
+tests/unit/test_wsgidav_compat.py checks each name here against the installed
 WsgiDAV: an upgrade that moves one fails that test by name, not as a wrong
 answer somewhere later. What is used, and by whom:
 

@@ -8,7 +8,7 @@ section 6, checked with the headers, answered 400 by cheroot), and
 `StrictChunkedRFile`. `GuardedRequest` (s3dav/server/httpguard.py) puts them in place.
 
 cheroot internals used here: `HeaderReader.__call__(rfile, hdict)` and
-`ChunkedRFile`'s attributes; tests/test_httpguard_units.py pins them.
+`ChunkedRFile`'s attributes; tests/unit/test_httpguard_units.py pins them.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ heads get 408, big ones 431. With TLS the gate also does the handshake, without
 blocking (see `DeferredHandshakeAdapter` in s3dav/server/httpguard.py).
 
 cheroot internals used here: `_pyio.BufferedReader._read_buf/_read_pos/_read_lock`
-(the bytes put back); tests/test_httpguard_units.py pins them.
+(the bytes put back); tests/unit/test_httpguard_units.py pins them.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ request). The pieces, by concern:
 
 It touches cheroot internals: `_pyio.BufferedReader._read_buf/_read_pos` (the
 bytes put back), `HTTPServer.process_conn`, `HTTPRequest.header_reader`,
-`respond`, `simple_response` and `send_headers`. tests/test_httpguard_units.py
+`respond`, `simple_response` and `send_headers`. tests/unit/test_httpguard_units.py
 checks each of them, so that a cheroot upgrade that changes them fails loudly.
 """
 

@@ -1,0 +1,51 @@
+"""Kernel mounts for client tests (s3fs-fuse), unmounted whatever happened."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.support.helpers import TEST_ENV, wait_until
+
+
+def is_mounted(mnt: Path) -> bool:
+    return any(
+        line.split()[1] == str(mnt) for line in Path("/proc/mounts").read_text().splitlines()
+    )
+
+
+def unmount(mnt: Path) -> None:
+    """Unmount, waiting for the client's final uploads (davfs2 uploads at unmount)."""
+    if not is_mounted(mnt):
+        return
+    r = subprocess.run(["umount", str(mnt)], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 and is_mounted(mnt):
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+
+
+def mount_s3fs(moto_url: str, bucket: str, mnt: Path, workdir: Path) -> None:
+    passwd = workdir / "s3fs.passwd"
+    passwd.write_text(f"{TEST_ENV['AWS_ACCESS_KEY_ID']}:{TEST_ENV['AWS_SECRET_ACCESS_KEY']}\n")
+    passwd.chmod(0o600)
+    mnt.mkdir()
+    r = subprocess.run(
+        [
+            "s3fs",
+            bucket,
+            str(mnt),
+            "-o",
+            f"url={moto_url}",
+            "-o",
+            "use_path_request_style",
+            "-o",
+            f"passwd_file={passwd}",
+            "-o",
+            "stat_cache_expire=1",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert wait_until(lambda: is_mounted(mnt), 20), "s3fs did not mount"
