@@ -67,7 +67,7 @@ def problems(doc: dict) -> list[str]:
         found += [f"unknown key {section}.{k}" for k in sorted(documented - set(keys))]
         found += [f"missing key {section}.{k}" for k in sorted(set(keys) - documented)]
         for key in sorted(documented & set(keys)):
-            parse, default = keys[key]
+            parse, default = keys[key][:2]
             where = f"{section}.{key}"
             shown = None if given[key] is None else parse(given[key], where)
             if shown != (None if default is None else parse(default, where)):
