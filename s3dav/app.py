@@ -21,7 +21,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from s3dav.config import Config, Share
 from s3dav.dav.browser import DirBrowser, ShareIndex
-from s3dav.dav.directget import DirectDownloads, DirectRule
+from s3dav.dav.directget import DirectDownloads
 from s3dav.dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.dav.provider import S3Provider
 from s3dav.dav.safety import SafeContent
@@ -32,11 +32,10 @@ from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.server.clientaddr import parse_networks
 from s3dav.server.errorpages import PlainErrorPrinter, RealmAuthenticator
 from s3dav.server.errorpages import install as install_error_pages
-from s3dav.server.linkstore import LinkStore
 from s3dav.server.lockguard import LockGuard
 from s3dav.server.metrics import Metrics
 from s3dav.server.middleware import GatewayApp
-from s3dav.server.sharelinks import ShareInfo, ShareLinks, link_settings
+from s3dav.server.sharelinks import ShareLinks, share_links_config
 from s3dav.server.throttle import LoginThrottle
 from s3dav.store.quickhead import make_quick_head
 from s3dav.store.s3client import RequestCounter, S3Settings, make_client
@@ -129,7 +128,7 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
     stores, closers = build_stores(cfg, parts, shared)
     providers = build_providers(cfg, parts, stores, shared)
     throttle = build_throttle(cfg)
-    links = build_share_links(cfg, providers, closers)
+    links = share_links_config(cfg, providers, closers)
     dav_app = build_dav_app(cfg, providers, stores, shared, throttle, links)
     for store in stores.values():
         store.start_writeback()
@@ -298,36 +297,6 @@ def build_providers(
             quota_bytes=share.quota,
         )
     return providers
-
-
-def build_share_links(cfg: Config, providers: dict[str, S3Provider], closers: list) -> dict:
-    """config["s3dav"] entries of issue 17: the share links and the direct-download rules."""
-    key = cfg.share_links.get("key")
-    store = None
-    if key:
-        cache_dir = Path(cfg.cache["dir"]).expanduser()
-        store = LinkStore(
-            cache_dir / "sharelinks.sqlite3", max_per_user=cfg.share_links["max_per_user"]
-        )
-        closers.append(store.close)
-    shares = {
-        s.path: ShareInfo(s.path, share_identity(cfg, s).text, tuple(s.users), s.read_only)
-        for s in cfg.shares
-    }
-    settings = link_settings(
-        key=key,
-        max_seconds=cfg.share_links.get("max_expiry", 30 * 86400),
-        store=store,
-        shares=shares,
-        providers=providers,
-        users=cfg.users,
-    )
-    direct = {
-        s.path: DirectRule(s.redirect_threshold, int(s.redirect_expiry), s.inline_active_content)
-        for s in cfg.shares
-        if s.downloads == "redirect"
-    }
-    return {"share_links": settings, "direct_downloads": direct}
 
 
 def build_throttle(cfg: Config) -> LoginThrottle:
