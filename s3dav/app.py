@@ -32,6 +32,7 @@ from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.server.clientaddr import parse_networks
 from s3dav.server.errorpages import PlainErrorPrinter, RealmAuthenticator
 from s3dav.server.errorpages import install as install_error_pages
+from s3dav.server.events import EventsEndpoint, EventSettings
 from s3dav.server.httpguard import DeferredHandshakeAdapter, GuardedServer, Limits
 from s3dav.server.linkstore import LinkStore
 from s3dav.server.lockguard import LockGuard
@@ -40,6 +41,7 @@ from s3dav.server.middleware import GatewayApp
 from s3dav.server.onewrite import OneWriteGateway
 from s3dav.server.sharelinks import ShareInfo, ShareLinks, link_settings
 from s3dav.server.throttle import LoginThrottle
+from s3dav.store.events import deliver
 from s3dav.store.metacache import MetaStore
 from s3dav.store.quickhead import make_quick_head
 from s3dav.store.s3client import RequestCounter, S3Settings, make_client
@@ -397,8 +399,10 @@ def build_gateway(cfg: Config, *, check: bool = True) -> Gateway:
             "max_lock_timeout": int(cfg.locks["max_timeout"]),
             "max_lock_owner": cfg.locks["max_owner"],
             **links_and_downloads,  # share_links, direct_downloads (issue 17)
+            "events": events_setup(cfg, providers, shared.bus if shared else None),
         },
         "middleware_stack": [
+            EventsEndpoint,  # s3dav/server/events.py: POST /_s3dav/events (own token)
             ShareLinks,  # s3dav/server/sharelinks.py: /_s3dav/links and /_s3dav/s/ (own auth)
             SafeContent,  # s3dav/dav/safety.py: user files cannot script the gateway's origin
             PlainErrorPrinter,  # s3dav/server/errorpages.py: one-line error answers
@@ -477,6 +481,20 @@ def share_links_setup(cfg: Config, cache_dir: Path, providers: dict, closers: li
         if s.downloads == "redirect"
     }
     return {"share_links": settings, "direct_downloads": direct}
+
+
+def events_setup(cfg: Config, providers: dict[str, S3Provider], bus) -> EventSettings:
+    """config["s3dav"]["events"] (issue 15): S3 event notifications drop the cached
+    listings of every share they touch, and reach the other replicas through `bus`."""
+    trees = [provider.tree for provider in providers.values()]
+    publish = bus.publish if bus is not None else None
+    events = cfg.events or {}
+    return EventSettings(
+        token=events.get("token"),
+        max_body=events.get("max_body", 1024**2),
+        max_records=events.get("max_records", 1000),
+        deliver=lambda changes: deliver(changes, trees, publish),
+    )
 
 
 @dataclass
