@@ -287,7 +287,7 @@ def deliver(changes: Iterable[Change], trees: Iterable, publish=None) -> int:
     coming back as an event: the overlay already shows it, no LIST is needed),
     and a key with a write-back upload still pending (that upload is newer
     than anything S3 notified). `publish(bucket, key)` tells other replicas
-    (replicas.ListingBus), once per change. Returns the listings dropped.
+    (replicas.ListingBus), once per change. Returns the cached listings dropped.
     """
     trees = list(trees)
     dropped = 0
@@ -338,6 +338,7 @@ def _drop(tree, change: Change) -> int:
             # listing that still shows it); another tool's object below makes it real.
             for folder in folders_up(change.key, tree.prefix):
                 tree.overlay.forget(folder)
+    held = [folder for folder in stale if tree.listings.get(folder) is not None]
     for folder in stale:
         tree.listings.invalidate(folder)
-    return len(stale)
+    return len(held)
