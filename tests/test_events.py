@@ -9,14 +9,16 @@ webhook target does (Authorization: Bearer, MinIO's body) or as SNS does
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote_plus
 
 import pytest
 
 from s3dav.server.auth import hash_password
-from tests.helpers import hrefs, propfind
+from tests.helpers import free_port, hrefs, propfind, stop_process
 
 TOKEN = "events-token-0123456789abcdef"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -198,7 +200,12 @@ def test_bad_requests(evgw, bucket):
     r = post_event(evgw, json.dumps(many).encode())
     assert r.status_code == 413
     assert "1001 records; at most 1000" in r.text
-    assert evgw.request("GET", "/_s3dav/events", headers=BEARER).status_code == 405
+    r = evgw.request("GET", "/_s3dav/events", headers=BEARER)
+    assert (r.status_code, r.headers["Allow"]) == (405, "POST, HEAD")
+    assert (
+        evgw.request("HEAD", "/_s3dav/events", headers=BEARER).status_code == 200
+    )  # MinIO's probe
+    assert evgw.request("HEAD", "/_s3dav/events").status_code == 401
     assert evgw.request("PROPFIND", "/_s3dav/events", headers=BEARER).status_code == 405
     assert listed(evgw, "/dir/") == ["/dir/", "/dir/a.txt"]  # the gateway still serves
 
@@ -334,3 +341,58 @@ def test_no_webdav_login_needed(make_gateway, bucket, s3):
     assert r.status_code == 200, r.text
     assert post_event(gw, minio_event(bucket, "b.txt"), headers={}).status_code == 401
     assert listed(gw, "/", auth=("ann", password)) == ["/", "/a.txt", "/b.txt"]
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A loopback Redis for two replicas; stopped by PID."""
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        + ["--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    client.close()
+    stop_process(proc)
+
+
+REPLICA_BOUND = 2.0  # seconds for Redis pub/sub to carry the change to the other replica
+
+
+def test_event_posted_to_one_replica_reaches_the_other(make_gateway, bucket, s3, redis_url):
+    s3.put_object(Bucket=bucket, Key="dir/a.txt", Body=b"a")
+
+    def config() -> dict:
+        return {
+            "events": {"token": TOKEN},
+            "cache": dict(SLOW_CACHE),
+            "locks": {"storage": redis_url},
+        }
+
+    a = make_gateway(bucket, config=config(), name="a")
+    b = make_gateway(bucket, config=config(), name="b")
+    for gw in (a, b):
+        assert listed(gw, "/dir/") == ["/dir/", "/dir/a.txt"]
+    s3.put_object(Bucket=bucket, Key="dir/new.txt", Body=b"n")
+    assert listed(b, "/dir/") == ["/dir/", "/dir/a.txt"]
+    assert post_event(a, minio_event(bucket, "dir/new.txt")).status_code == 200
+    assert listed(a, "/dir/") == ["/dir/", "/dir/a.txt", "/dir/new.txt"]
+    started = time.monotonic()
+    while "/dir/new.txt" not in listed(b, "/dir/"):
+        assert time.monotonic() - started < REPLICA_BOUND, "the other replica never saw it"
+        time.sleep(0.02)
+    print(f"\nother replica lists it {(time.monotonic() - started) * 1000:.0f} ms after the event")

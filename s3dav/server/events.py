@@ -162,9 +162,12 @@ class EventsEndpoint(BaseMiddleware):
         settings = self.settings
         if settings is None or not settings.token:
             raise Refused("404 Not Found", "events are off (events.token is not set)")
-        if environ.get("REQUEST_METHOD") != "POST":
-            raise Refused("405 Method Not Allowed", "only POST", [("Allow", "POST")])
+        method = environ.get("REQUEST_METHOD")
+        if method not in ("POST", "HEAD"):
+            raise Refused("405 Method Not Allowed", "only POST", [("Allow", "POST, HEAD")])
         self._authenticate(environ, settings.token)
+        if method == "HEAD":  # MinIO's webhook target probes its endpoint so
+            return "200 OK", "ready"
         body = read_body(environ, settings.max_body)
         try:
             message = parse_body(body, settings.max_records)
