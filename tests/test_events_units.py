@@ -9,6 +9,7 @@ QueryEscape'd), Ceph RGW's push (`ceph:s3`, key as it is).
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 from types import SimpleNamespace
 
@@ -553,3 +554,27 @@ def test_deliver_makes_a_deleted_folder_real_again():
     deliver([Change("b", "gone/deep/x", CREATED)], [t])
     t.listings.put(listing("", dirs=["gone"]))
     assert "gone" in t.overlay.apply(t.listings.get("")).dirs
+
+
+def test_listing_in_flight_during_an_event_is_not_served_after_it():
+    """A LIST sent before the event, answered after it, may predate the change: refused."""
+    cache = ListingCache(ttl=300)
+    sent, release = threading.Event(), threading.Event()
+
+    def slow_list():
+        fetched = listing("d/", files=["old"])  # fetched_at: when the LIST was sent
+        sent.set()
+        release.wait(10)
+        return fetched
+
+    worker = threading.Thread(target=cache.get_or_fetch, args=("d/", slow_list))
+    worker.start()
+    assert sent.wait(10)
+    t = tree("b", "")
+    t.listings = cache
+    deliver([Change("b", "d/new", CREATED)], [t])  # the event arrives mid-LIST
+    release.set()
+    worker.join(10)
+    assert cache.get("d/") is None  # the next request lists again
+    cache.put(listing("d/", files=["old", "new"]))  # a LIST sent after the event
+    assert set(cache.get("d/").files) == {"old", "new"}
