@@ -89,7 +89,9 @@ def test_created_file_is_listed_after_its_event(evgw, bucket, s3):
     before = evgw.s3_counts()
     assert listed(evgw, "/dir/") == ["/dir/", "/dir/a.txt"]  # cached: not seen yet
     assert evgw.s3_delta(before) == {}
+    started = time.monotonic()
     r = post_event(evgw, minio_event(bucket, "dir/new file.txt"))
+    print(f"\nPOST /_s3dav/events answered in {(time.monotonic() - started) * 1000:.1f} ms")
     assert r.status_code == 200, r.text
     assert r.text == "200 OK: POST /_s3dav/events: 1 changes, 1 listings dropped\n"
     assert evgw.s3_delta(before) == {}, "learning of the change costs no S3 request"
@@ -396,3 +398,37 @@ def test_event_posted_to_one_replica_reaches_the_other(make_gateway, bucket, s3,
         assert time.monotonic() - started < REPLICA_BOUND, "the other replica never saw it"
         time.sleep(0.02)
     print(f"\nother replica lists it {(time.monotonic() - started) * 1000:.0f} ms after the event")
+
+
+@pytest.fixture
+def s3fs_mnt(tmp_path):
+    """A mount point; unmounted afterwards whatever happened."""
+    from tests.test_client_mounts import unmount
+
+    mnt = tmp_path / "s3fs"
+    yield mnt
+    unmount(mnt)
+
+
+def test_folder_made_through_s3fs(evgw, moto, bucket, s3, tmp_path, s3fs_mnt):
+    """The issue's case with the real tool: mkdir on an s3fs mount of the same bucket."""
+    from tests.test_client_mounts import mount_s3fs, unmount
+
+    assert evgw.request("PROPFIND", "/from-s3fs", headers={"Depth": "0"}).status_code == 404
+    mount_s3fs(moto.url, bucket, s3fs_mnt, tmp_path)
+    (s3fs_mnt / "from-s3fs").mkdir()
+    unmount(s3fs_mnt)
+    head = s3.head_object(Bucket=bucket, Key="from-s3fs/")
+    assert head["ContentType"] == "application/x-directory"
+    assert evgw.request("PROPFIND", "/from-s3fs", headers={"Depth": "0"}).status_code == 404
+    before = evgw.s3_counts()
+    r = post_event(evgw, minio_event(bucket, "from-s3fs/", etag=head["ETag"].strip('"')))
+    assert r.status_code == 200, r.text
+    assert evgw.s3_delta(before) == {}
+    started = time.monotonic()
+    assert listed(evgw, "/from-s3fs/") == ["/from-s3fs/"]
+    took = (time.monotonic() - started) * 1000
+    print(
+        f"\nfolder made through s3fs: listed by the first PROPFIND after the event ({took:.0f} ms)"
+    )
+    assert evgw.s3_delta(before) == {"LIST": 2, "HEAD": 1}
