@@ -184,6 +184,21 @@ def test_wrong_or_missing_token_changes_nothing(evgw, bucket, s3):
     assert evgw.s3_delta(before) == {}
 
 
+def test_wrong_tokens_count_in_the_login_throttle(make_gateway, bucket):
+    gw = make_gateway(
+        bucket,
+        config={
+            "events": {"token": TOKEN},
+            "server": {"login_max_failures": 2, "login_delay": "0.01s", "login_block": "5min"},
+        },
+    )
+    wrong = {"Authorization": "Bearer " + "w" * len(TOKEN)}
+    assert [post_event(gw, b"{}", headers=wrong).status_code for _ in range(2)] == [403, 403]
+    r = post_event(gw, minio_event(bucket, "x"))  # the right token, from a blocked address
+    assert r.status_code == 429, r.text
+    assert int(r.headers["Retry-After"]) > 0
+
+
 def test_bad_requests(evgw, bucket):
     r = post_event(evgw, b"this is not json")
     assert (r.status_code, r.text) == (

@@ -176,13 +176,16 @@ class EventsEndpoint(BaseMiddleware):
         except EventError as exc:
             raise Refused("400 Bad Request", str(exc)) from None
         if message.kind == CONFIRM:
+            refused = subscribe_url_problem(message.subscribe_url)
+            if refused:  # never fetched (checked again by confirm_subscription itself)
+                _log.warning("events: SNS SubscriptionConfirmation refused: %s", refused)
+                raise Refused("400 Bad Request", refused)
             problem = settings.confirm(message.subscribe_url)
             if problem:
                 _log.warning(
                     "events: SNS subscription to %s not confirmed: %s", message.topic, problem
                 )
-                status = "502 Bad Gateway" if problem.startswith("SNS ") else "400 Bad Request"
-                raise Refused(status, problem)
+                raise Refused("502 Bad Gateway", problem)
             _log.info("events: confirmed the SNS subscription to %s", message.topic)
             return "200 OK", "subscription confirmed"
         if message.kind == UNSUBSCRIBED:
