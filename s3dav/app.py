@@ -32,6 +32,7 @@ from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
 from s3dav.server.clientaddr import parse_networks
 from s3dav.server.errorpages import PlainErrorPrinter, RealmAuthenticator
 from s3dav.server.errorpages import install as install_error_pages
+from s3dav.server.events import EventsEndpoint, events_config
 from s3dav.server.lockguard import LockGuard
 from s3dav.server.metrics import Metrics
 from s3dav.server.middleware import GatewayApp
@@ -310,6 +311,7 @@ def build_throttle(cfg: Config) -> LoginThrottle:
 
 # WsgiDAV's middleware, outermost first (inside GatewayApp, outside the providers).
 MIDDLEWARE_STACK = (
+    EventsEndpoint,  # s3dav/server/events.py: POST /_s3dav/events (own token)
     ShareLinks,  # s3dav/server/sharelinks.py: /_s3dav/links and /_s3dav/s/ (own auth)
     SafeContent,  # s3dav/dav/safety.py: user files cannot script the gateway's origin
     UiAssets,  # s3dav/dav/webui.py: /_s3dav/app.js, the listing page's script
@@ -355,6 +357,7 @@ def wsgidav_config(
             "max_lock_timeout": int(cfg.locks["max_timeout"]),
             "max_lock_owner": cfg.locks["max_owner"],
             **links,  # share_links, direct_downloads (issue 17)
+            "events": events_config(cfg, providers, shared.bus if shared else None),
         },
         "middleware_stack": list(MIDDLEWARE_STACK),
         "block_size": 256 * 1024,

@@ -50,6 +50,7 @@ SHARE_KEYS = {
     "redirect_expiry",
 }
 MIN_LINK_KEY = 16  # characters of share_links.key: an HMAC key, not a password
+MIN_EVENTS_TOKEN = 16  # characters of events.token: a shared secret, not a password
 MAX_PRESIGN_SECONDS = 7 * 86400  # SigV4 presigned URLs live at most a week
 
 
@@ -84,6 +85,7 @@ class Config:
     shares: list[Share]
     users: dict[str, dict]
     share_links: dict = field(default_factory=dict)
+    events: dict = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -329,6 +331,13 @@ def build(raw: dict, environ: dict | None = None) -> Config:
         raise ConfigError(f"share_links.key: must be at least {MIN_LINK_KEY} characters")
     if not 1 <= sections["share_links"]["max_expiry"] <= 10 * 365 * 86400:
         raise ConfigError("share_links.max_expiry: must be from 1s to 10 years")
+    token = sections["events"]["token"]
+    if token is not None and len(token) < MIN_EVENTS_TOKEN:
+        raise ConfigError(f"events.token: must be at least {MIN_EVENTS_TOKEN} characters")
+    if not 1 <= sections["events"]["max_records"] <= 100_000:
+        raise ConfigError("events.max_records: must be from 1 to 100000")
+    if not 1024 <= sections["events"]["max_body"] <= 64 * 1024**2:
+        raise ConfigError("events.max_body: must be from 1KiB to 64MiB")
     users = _users(raw)
     shares = _shares(raw, sections["server"]["auth"], users)
     if sections["server"]["auth"] == "basic" and not users:

@@ -262,6 +262,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "max_expiry": Option(parse_duration, "30d", "longest lifetime a share link may have"),
         "max_per_user": Option(parse_count, 200, "share links one user may hold at once"),
     },
+    # S3 event notifications (issue 15): POST /_s3dav/events, off while `token` is unset
+    # (server/events.py, docs/DEPLOY.md).
+    "events": {
+        "token": Option(
+            parse_opt_str, None, "shared secret of POST /_s3dav/events (16+ characters); unset: off"
+        ),
+        "max_body": Option(parse_size, "1MiB", "largest event body taken"),
+        "max_records": Option(parse_count, 1000, "most records in one event body"),
+    },
 }
 
 

@@ -32,6 +32,9 @@ class ListingCache:
         self._ahead_done: set[str] = set()  # each folder is read ahead once
         self._lock = threading.Lock()
         self._flights: dict[str, threading.Lock] = {}
+        # folder -> when it was last invalidated: a listing whose LIST was sent before
+        # that (in flight meanwhile) is stale too, and is not served (store/events.py).
+        self._dropped: dict[str, float] = {}
         # Hooks for metrics: called once per hit / miss of get_or_fetch.
         self.on_hit: Callable[[], None] = _nothing
         self.on_miss: Callable[[], None] = _nothing
@@ -41,7 +44,10 @@ class ListingCache:
             listing = self._entries.get(dir_key)
             if listing is None:
                 return None
-            if time.monotonic() - listing.fetched_at > self.ttl:
+            dropped = self._dropped.get(dir_key)
+            if time.monotonic() - listing.fetched_at > self.ttl or (
+                dropped is not None and listing.fetched_at < dropped
+            ):
                 del self._entries[dir_key]
                 return None
             return listing
@@ -80,6 +86,13 @@ class ListingCache:
             else:
                 self._entries.pop(dir_key, None)
                 self._ahead.pop(dir_key, None)
+                now = time.monotonic()
+                if len(self._dropped) >= self.max_entries:  # older ones bar nothing live
+                    self._dropped = {k: t for k, t in self._dropped.items() if now - t <= self.ttl}
+                    if len(self._dropped) >= self.max_entries:  # a flood: forget it all
+                        self._dropped.clear()
+                        self._entries.clear()
+                self._dropped[dir_key] = now
 
     def invalidate_tree(self, dir_key: str) -> None:
         """Drop the listing of `dir_key` and of every folder below it."""

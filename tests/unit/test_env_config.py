@@ -62,6 +62,9 @@ SAMPLES = {
     ("share_links", "key"): "a-share-link-key-0123456789",
     ("share_links", "max_expiry"): "7d",
     ("share_links", "max_per_user"): "20",
+    ("events", "token"): "an-events-token-0123456789",
+    ("events", "max_body"): "256KiB",
+    ("events", "max_records"): "50",
 }
 
 
@@ -120,6 +123,9 @@ BAD = [
     ("macos", "metadata_files", "maybe"),
     ("logging", "format", "xml"),
     ("metrics", "enabled", "2"),
+    ("events", "token", "short"),
+    ("events", "max_body", "1GiB"),
+    ("events", "max_records", "0"),
 ]
 
 
