@@ -5,6 +5,9 @@ the S3 client and its counters, the shared pools and caches (`Parts`), each
 store's directory (storedirs.py), each share's tree and provider, the WsgiDAV
 app with its middleware stack, and the outer GatewayApp. Listening and serving
 it is server/serve.py's.
+
+A little over ~400 lines on purpose: this is the one module that knows every room,
+and each builder is a few lines; splitting it would hide the order they depend on.
 """
 
 from __future__ import annotations
