@@ -14,7 +14,6 @@ import urllib.error
 from types import SimpleNamespace
 
 import pytest
-from s3dav.store.listingcache import ListingCache
 
 from s3dav.server.events import confirm_subscription, token_matches, token_of
 from s3dav.store.events import (
@@ -34,6 +33,7 @@ from s3dav.store.events import (
     subscribe_url_problem,
 )
 from s3dav.store.listing import DirInfo, FileInfo, Listing
+from s3dav.store.listingcache import ListingCache
 from s3dav.store.overlay import Overlay
 
 
