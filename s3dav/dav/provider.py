@@ -42,6 +42,18 @@ RESERVED_PATHS = ("/healthz", "/readyz", "/metrics")
 RESERVED_PREFIX = "/_s3dav"
 
 
+def wants_collection(path: str, environ: dict) -> bool:
+    """Whether the request asks for `path` as a collection: a trailing slash, or it is
+    the target of a PROPFIND Depth 1 (then the folder's own LIST resolves it: Resolver.stat)."""
+    if path.endswith("/"):
+        return True
+    return (
+        environ.get("REQUEST_METHOD") == "PROPFIND"
+        and environ.get("HTTP_DEPTH", "").strip() == "1"
+        and path.strip("/") == environ.get("PATH_INFO", "").strip("/")
+    )
+
+
 class S3Provider(DAVProvider):
     """Maps one share (bucket + prefix) onto WebDAV."""
 
@@ -103,7 +115,7 @@ class S3Provider(DAVProvider):
             res = S3Collection("/", environ, DirInfo(key=self.tree.prefix))
         else:
             try:
-                info = self.tree.stat(key)
+                info = self.tree.stat(key, want_dir=wants_collection(path, environ))
             except Exception as exc:
                 raise as_s3_error(exc, f"looking up {path}") from exc
             if info is None:

@@ -103,21 +103,30 @@ class Resolver(TreePart):
         pages = self._pages(dir_key, delimiter=False)
         return [entry for page in pages for entry in page.get("Contents", []) or []]
 
-    def stat(self, key: str) -> FileInfo | DirInfo | None:
+    def stat(self, key: str, *, want_dir: bool = False) -> FileInfo | DirInfo | None:
         """What `key` (no trailing slash) names: a file, a folder, or nothing.
 
         A folder whose own listing is cached and shows something exists (a folder
         wins over a file of the same name): its parent's listing is not needed, so
         a walk into a folder does not LIST the parent again when only that expired.
+
+        With `want_dir` (the request asks for a collection: PROPFIND Depth 1, a
+        trailing slash) and neither listing cached, the folder's own listing is
+        fetched first: its first page proves the folder and is the first page the
+        request lists anyway, so no parent LIST is spent. Only when it shows
+        nothing (a file, an alternate or NFD name, a `_$folder$` marker) is the
+        parent listed, as without `want_dir`.
         """
+        parent, name = parent_and_name(key)
         own = self.listings.get(key + "/")
+        if own is None and want_dir and self.listings.get(parent) is None:
+            own = self.listings.get_or_fetch(key + "/", lambda: self._fetch_listing(key + "/"))
         if own is not None and (
             # own writes below it make it a folder; checked first, as merging all of
             # them into its listing costs a walk over every own write (each PUT's parent)
             self.overlay.known_dir(key + "/") or not self.overlay.apply(own).is_empty
         ):
             return DirInfo(key=key + "/")
-        parent, name = parent_and_name(key)
         found, parent_seen = self._stat_in(parent, name)
         if found is None and not parent_seen and parent not in (self.prefix, ""):
             # Nothing at the NFC key of the parent: it may be a folder whose key is
