@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from typing import TYPE_CHECKING
 
 from wsgidav import util
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_INTERNAL_ERROR, HTTP_NOT_FOUND, DAVError
@@ -32,9 +31,6 @@ from s3dav.errors import is_not_found
 from s3dav.store.listing import FileInfo
 from s3dav.transfer.blockreader import BlockReader
 from s3dav.transfer.reader import ObjectChanged, RangedReader
-
-if TYPE_CHECKING:
-    pass
 
 
 class PutBody:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING
 
 from wsgidav import util
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_INTERNAL_ERROR, DAVError
@@ -16,9 +15,6 @@ from s3dav.dav.files import S3File
 from s3dav.dav.request import RESOLVED, forget_resolved
 from s3dav.store.keys import FOLDER_SUFFIX, tree_dest_keys
 from s3dav.store.listing import DirInfo, FileInfo
-
-if TYPE_CHECKING:
-    pass
 
 
 class S3Collection(S3Resource, DAVCollection):

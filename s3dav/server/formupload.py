@@ -13,13 +13,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from s3dav.transfer.uploads import IncompleteBody
+
 READ = 64 * 1024
 MAX_HEADERS = 16 * 1024  # of one part
 MAX_FIELD = 64 * 1024  # a non-file field, or the preamble
 
 
-class FormError(ValueError):
-    """A form body that is not what the drop box form sends."""
+class FormError(IncompleteBody):
+    """A form body that is not what the drop box form sends (cut short or malformed).
+
+    An IncompleteBody, so that when it ends a PUT inside WsgiDAV the dav room answers
+    400 "nothing was stored" (dav/faults.py), not a 500.
+    """
 
 
 def boundary_of(content_type: str | None) -> bytes:

@@ -112,8 +112,11 @@ class PublicLinks:
         st = self.settings
         if proof_ok(st.key, link.spec.id, link.password_hash, cookie_value(environ, "s3dav_link")):
             return True
+        # Only `-u :password` (an empty user name) is a link password: a browser that
+        # logged in to the gateway sends that login here too, and it must not count as
+        # wrong guesses at the link's password (nor block the address's logins).
         pair = basic_pair(environ.get("HTTP_AUTHORIZATION"))
-        return pair is not None and self._check_password(environ, link, pair[1])
+        return pair is not None and pair[0] == "" and self._check_password(environ, link, pair[1])
 
     def _check_password(self, environ, link: Link, password: str) -> bool:
         """The link's password, checked under the login throttle (per address and link)."""

@@ -102,7 +102,8 @@ class ShareLinks(BaseMiddleware):
             return handler(environ, start_response, full)
         except DAVError as exc:  # from the provider: S3 unavailable, bad path
             status = get_http_status_string(exc)
-            answer = Answer(status, exc.context_info or status.split(" ", 1)[-1])
+            # never the reason's words: they name the path inside the share behind the link
+            answer = Answer(status, status.split(" ", 1)[-1])
             return plain(environ, start_response, answer, shown)
         except Answer as answer:
             return plain(environ, start_response, answer, shown)

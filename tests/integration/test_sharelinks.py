@@ -427,3 +427,44 @@ def test_link_password_guesses_are_throttled(s3, moto, make_gateway, bucket):
     assert answers == [403, 403, 403, 429]
     # blocked: even the right password waits now, from this address
     assert requests.get(url, auth=("", "right one"), timeout=30).status_code == 429
+
+
+def test_a_gateway_login_sent_to_a_password_link_is_no_guess(s3, moto, make_gateway, bucket):
+    """A browser logged in to the gateway sends that login to every path, the link's too:
+    it must not count as wrong guesses at the link's password (nor block the address)."""
+    for key, data in SEED.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+    config = share_config(moto.url, bucket)
+    config["server"] = {"login_max_failures": 3, "login_delay": "0.01s", "login_block": "1h"}
+    gw = make_gateway(config=config)
+    url = make_link(gw, "/ann/a.txt", "file", password="right one")
+    answers = [requests.get(url, auth=ANN, timeout=30).status_code for _ in range(5)]
+    assert answers == [403] * 5  # the password form, never 429
+    assert requests.get(url, auth=("", "right one"), timeout=30).content == b"ann's file"
+    logged_in = requests.request(
+        "PROPFIND", gw.url + "/ann/", auth=ANN, headers={"Depth": "1"}, timeout=30
+    )
+    assert logged_in.status_code == 207  # ann's own logins were never blocked
+
+
+def test_a_drop_box_form_cut_short_is_400_and_stores_nothing(links, s3):
+    gw, _, bucket = links
+    url = make_link(gw, "/ann/drop", "dropbox")
+    boundary = "b0undary"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="cut.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    body = head + b"the start of the file, and no closing boundary"
+    got = send_raw(
+        gw.port,
+        "POST",
+        link_path(url),
+        {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        body,
+    )
+    assert got.status == 400, (got.status, got.body[:200])
+    assert b"Traceback" not in got.body
+    assert "users/ann/drop/cut.txt" not in keys(s3, bucket)
+    assert "Traceback" not in gw.log()
