@@ -197,7 +197,7 @@ def test_chromium_downloads_through_the_redirect(direct):
 
 def test_share_link_of_a_redirect_share_redirects_too(direct):
     gw, _ = direct
-    from tests.test_sharelinks import make_link
+    from tests.support.sharelinks import make_link
 
     url = make_link(gw, "/fast/big.bin", "file")
     first = requests.get(url, allow_redirects=False, timeout=30)

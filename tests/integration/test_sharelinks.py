@@ -10,8 +10,6 @@ outside what it names.
 from __future__ import annotations
 
 import contextlib
-import html
-import re
 import time
 from urllib.parse import quote, urlsplit
 
@@ -24,9 +22,9 @@ from s3dav.server.auth import hash_password
 from tests.support.rawhttp import send_raw
 from tests.support.s3proxy import KeyLoggingProxy, outside
 from tests.support.security_setup import HASHES, PASSWORDS
+from tests.support.sharelinks import ANN, csrf_of, make_link
 
 LINK_KEY = "test-share-link-key-0123456789"
-ANN = ("ann", PASSWORDS["ann"])
 BOB = ("bob", PASSWORDS["bob"])
 SEED = {
     "users/ann/a.txt": b"ann's file",
@@ -77,37 +75,6 @@ def keys(s3, bucket: str) -> dict[str, bytes]:
     for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
         out[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
     return out
-
-
-def csrf_of(page: str) -> str:
-    return html.unescape(re.search(r'name="csrf" value="([^"]+)"', page).group(1))
-
-
-def make_link(gw, path: str, kind: str, *, expires="7d", password="", auth=ANN) -> str:
-    """Make a link as a browser would: the form's page, then its POST; the new link's URL."""
-    page = gw.request("GET", "/_s3dav/links?path=" + quote(path), auth=auth)
-    assert page.status_code == 200, page.text
-    form = {
-        "action": "create",
-        "csrf": csrf_of(page.text),
-        "path": path,
-        "kind": kind,
-        "expires": expires,
-        "password": password,
-    }
-    made = gw.request(
-        "POST",
-        "/_s3dav/links",
-        data=form,
-        auth=auth,
-        headers={"Origin": gw.url},
-        allow_redirects=False,
-    )
-    assert made.status_code == 303, made.text
-    shown = gw.request("GET", made.headers["Location"], auth=auth)
-    url = html.unescape(re.search(r'id="created-url" href="([^"]+)"', shown.text).group(1))
-    assert url.startswith(gw.url + "/_s3dav/s/")
-    return url
 
 
 def link_path(url: str) -> str:
