@@ -1,11 +1,10 @@
 """A 300 MiB chunked PUT streams through with bounded memory and comes back intact."""
 
 import hashlib
-import threading
-import time
 
-import psutil
 import pytest
+
+from tests.support.helpers import PeakRss
 
 MIB = 1024 * 1024
 
@@ -24,21 +23,7 @@ def test_300mib_chunked_put_then_get(gw, s3, bucket):
     for c in _chunks(total, b"s3dav"):
         want.update(c)
 
-    proc = psutil.Process(gw.pid)
-    peak = [proc.memory_info().rss]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            try:
-                peak[0] = max(peak[0], proc.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
+    with PeakRss(gw.pid) as rss:
         # A generator body makes requests send Transfer-Encoding: chunked, as Finder does.
         r = gw.request("PUT", "/big.bin", data=_chunks(total, b"s3dav"), timeout=600)
         assert r.status_code == 201
@@ -48,11 +33,8 @@ def test_300mib_chunked_put_then_get(gw, s3, bucket):
         for block in r.iter_content(MIB):
             got.update(block)
             size += len(block)
-    finally:
-        done.set()
-        sampler.join()
     assert size == total
     assert got.hexdigest() == want.hexdigest()
     assert s3.head_object(Bucket=bucket, Key="big.bin")["ContentLength"] == total
-    print(f"peak gateway RSS during 300 MiB chunked PUT+GET: {peak[0] / MIB:.0f} MiB")
-    assert peak[0] < 200 * MIB
+    print(f"peak gateway RSS during 300 MiB chunked PUT+GET: {rss.peak / MIB:.0f} MiB")
+    assert rss.peak < 200 * MIB

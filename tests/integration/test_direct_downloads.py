@@ -21,12 +21,12 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
+from tests.support.browser import launch_chromium
 from tests.support.security_setup import HASHES, PASSWORDS
 
 ANN = ("ann", PASSWORDS["ann"])
 SIZE = 3 * 1024 * 1024 + 17
 BIG = os.urandom(SIZE)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def test_rclone_downloads_through_the_redirect(direct, tmp_path):
 def test_chromium_downloads_through_the_redirect(direct):
     gw, _ = direct
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             context = browser.new_context(
                 http_credentials={"username": "ann", "password": ANN[1]}, accept_downloads=True

@@ -19,6 +19,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from s3dav.server.auth import hash_password
+from tests.support.browser import launch_chromium
 from tests.support.rawhttp import send_raw
 from tests.support.s3proxy import KeyLoggingProxy, outside
 from tests.support.security_setup import HASHES, PASSWORDS
@@ -35,7 +36,6 @@ SEED = {
     "users/bob/secret.txt": b"bob's secret",
     "public/p.txt": b"public file",
 }
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def share_config(proxy_url: str, bucket: str, *, key: str | None = LINK_KEY) -> dict:
@@ -344,7 +344,7 @@ def test_link_dies_with_its_makers_access(s3, moto, make_gateway, bucket, tmp_pa
 def test_browser_makes_a_link_and_a_fresh_context_opens_it(links, s3):
     gw, _, bucket = links
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             ann = browser.new_context(http_credentials={"username": "ann", "password": ANN[1]})
             page = ann.new_page()

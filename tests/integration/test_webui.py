@@ -17,12 +17,10 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 
-import psutil
 import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
@@ -30,19 +28,12 @@ from playwright.sync_api import expect, sync_playwright
 from s3dav.config import ConfigError, build
 from s3dav.dav.browser import breadcrumbs
 from s3dav.dav.webui import APP_JS
-from tests.support.helpers import TEST_ENV, propfind
+from tests.support.browser import launch_chromium
+from tests.support.helpers import TEST_ENV, PeakRss, propfind
 from tests.support.security_setup import HASHES, PASSWORDS
 
 pytestmark = pytest.mark.browser  # headless Chromium through Playwright
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1100, "height": 760}
 MIB = 1024 * 1024
 
@@ -50,7 +41,7 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def chromium():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             yield browser
         finally:
@@ -601,22 +592,8 @@ def test_200mib_upload_from_the_page(gw, s3, bucket, tab, tmp_path):
             chunk = block[i % 7 :] + block[: i % 7]
             f.write(chunk)
             want.update(chunk)
-    proc = psutil.Process(gw.pid)
-    peak = [proc.memory_info().rss]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            try:
-                peak[0] = max(peak[0], proc.memory_info().rss)
-            except psutil.Error:
-                return
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     page = tab()
-    try:
+    with PeakRss(gw.pid) as rss:
         page.open(gw.url + "/")
         page.page.set_input_files("#pick-files", str(big))
         # mid-way: the file's bar and the overall one move (the browser streams the file)
@@ -627,9 +604,6 @@ def test_200mib_upload_from_the_page(gw, s3, bucket, tab, tmp_path):
         expect(page.page.locator("#transfer-list li.done, #transfer-list li.failed")).to_have_count(
             1, timeout=540_000
         )
-    finally:
-        done.set()
-        sampler.join()
     expect(page.page.locator("#transfer-list li.done")).to_have_count(1)
     expect(page.page.locator('tr[data-name="big.bin"] td.size')).to_have_text("200.0 MiB")
     page.shot("200mib", ["big.bin", "200.0 MiB"])
@@ -638,5 +612,5 @@ def test_200mib_upload_from_the_page(gw, s3, bucket, tab, tmp_path):
     for chunk in s3.get_object(Bucket=bucket, Key="big.bin")["Body"].iter_chunks(MIB):
         got.update(chunk)
     assert got.hexdigest() == want.hexdigest()
-    print(f"peak gateway RSS during a 200 MiB upload from the page: {peak[0] / MIB:.0f} MiB")
-    assert peak[0] < 200 * MIB
+    print(f"peak gateway RSS during a 200 MiB upload from the page: {rss.peak / MIB:.0f} MiB")
+    assert rss.peak < 200 * MIB

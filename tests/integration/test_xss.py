@@ -18,16 +18,8 @@ import requests
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from tests.support.browser import launch_chromium
 from tests.support.security_setup import HASHES, PASSWORDS
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 NOTES = b"ann's private notes"
 
@@ -93,7 +85,7 @@ def as_user(user: str) -> tuple[str, str]:
 @pytest.fixture
 def browser():
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         try:
             yield b
         finally:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -235,3 +236,33 @@ def nfc(text: str) -> str:
 
 def nfd(text: str) -> str:
     return unicodedata.normalize("NFD", text)
+
+
+class PeakRss:
+    """The highest RSS of process `pid` while the `with` block runs, sampled every 50 ms."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        import psutil
+
+        self._proc = psutil.Process(pid)
+        self._error = psutil.Error
+        self.peak = self._proc.memory_info().rss
+        self._interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            try:
+                self.peak = max(self.peak, self._proc.memory_info().rss)
+            except self._error:
+                return
+            self._done.wait(self._interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
