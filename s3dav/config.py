@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,12 @@ from s3dav.options import (
     flagged,
     parse_bool,
     parse_duration,
+    parse_opt_str,
     parse_size,
     parse_str,
 )
 from s3dav.server.auth import password_hash_problem
-from s3dav.store.keys import BadPath, normalize_prefix
+from s3dav.store.keys import BadPath, normalize_prefix, validate_segments
 
 
 class ListenError(ConfigError):
@@ -48,6 +50,7 @@ SHARE_KEYS = {
     "downloads",
     "redirect_threshold",
     "redirect_expiry",
+    "versions_folder",
 }
 MIN_LINK_KEY = 16  # characters of share_links.key: an HMAC key, not a password
 MIN_EVENTS_TOKEN = 16  # characters of events.token: a shared secret, not a password
@@ -70,6 +73,9 @@ class Share:
     downloads: str = "proxy"
     redirect_threshold: int = 8 * 1024**2
     redirect_expiry: float = 300.0
+    # Earlier versions (issue 16, dav/versions.py): every folder's read-only collection of
+    # them, by this name; None: off.
+    versions_folder: str | None = None
 
 
 @dataclass
@@ -223,6 +229,20 @@ def _download_settings(item: dict, where: str) -> dict:
     }
 
 
+def _versions_folder(item: dict, where: str) -> str | None:
+    """A share's `versions_folder`: one path segment (a name no real key should hold), or off."""
+    name = parse_opt_str(item.get("versions_folder"), f"{where}.versions_folder")
+    if name is None:
+        return None
+    try:
+        segments = validate_segments("/" + name)
+    except BadPath as exc:
+        raise ConfigError(f"{where}.versions_folder: {exc}") from None
+    if len(segments) != 1:
+        raise ConfigError(f"{where}.versions_folder: one name, without '/', e.g. .versions")
+    return unicodedata.normalize("NFC", segments[0])
+
+
 def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
     given = raw.get("shares") or []
     if not isinstance(given, list):
@@ -264,6 +284,7 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
                     item.get("inline_active_content", False), f"{where}.inline_active_content"
                 ),
                 **_download_settings(item, where),
+                versions_folder=_versions_folder(item, where),
             )
         )
     paths = [s.path for s in shares]

@@ -87,9 +87,13 @@ class CopyDelete(TreePart):
         *,
         metadata=None,
         content_type: str | None = None,
+        version_id: str | None = None,
     ) -> FileInfo:
-        """Server-side copy; above 5 GiB in parts with UploadPartCopy."""
+        """Server-side copy (of `version_id` of the source: a restore); above 5 GiB in parts
+        with UploadPartCopy."""
         source = {"Bucket": self.bucket, "Key": src_key}
+        if version_id:
+            source["VersionId"] = version_id
         extra = {}
         if metadata is not None:
             extra = {"Metadata": metadata, "MetadataDirective": "REPLACE"}
@@ -107,7 +111,7 @@ class CopyDelete(TreePart):
     def _copy_in_parts(self, source: dict, dst_key: str, size: int, extra: dict) -> str:
         create = {k: v for k, v in extra.items() if k != "MetadataDirective"}
         if "Metadata" not in create:
-            head = self.client.head_object(Bucket=source["Bucket"], Key=source["Key"])
+            head = self.client.head_object(**source)  # Bucket, Key (and VersionId)
             create = {
                 "Metadata": head.get("Metadata", {}),
                 "ContentType": head.get("ContentType", "application/octet-stream"),
