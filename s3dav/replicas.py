@@ -300,6 +300,7 @@ def join_bus(bus: ListingBus, tree: S3Tree) -> None:
         if not key.startswith(tree.prefix):
             return
         tree.overlay.forget(key, whole_tree)
+        tree.versions_changed(key, whole_tree)
         for folder in folders_touched(key):
             tree.listings.invalidate(folder)
         if whole_tree:

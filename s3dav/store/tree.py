@@ -82,6 +82,7 @@ class S3Tree:
         # Earlier versions (shares with `versions_folder`): listed only when asked for;
         # own writes drop the cached versions of the folders they touch.
         versions = Versions(state, heads, ops, commits)
+        self.versions_changed = versions.changed  # also told of other replicas' and tools' writes
         self.overlay.listeners.append(versions.changed)
         self.versions = versions.listing
         self.restore_version = versions.restore
