@@ -40,7 +40,10 @@ NO_WRITES_INTO = "nothing can be written into a versions folder"
 
 
 def listed_for(environ: dict) -> bool:
-    """Whether the client is a file manager (shown the versions folder in listings)."""
+    """Whether the request lists a folder for a file manager: then its versions folder is
+    among the members. Never for a walk of a tree (WsgiDAV's file-by-file COPY or MOVE)."""
+    if environ.get("REQUEST_METHOD") not in ("PROPFIND", "GET", "HEAD"):
+        return False
     agent = environ.get("HTTP_USER_AGENT", "")
     return any(mark in agent for mark in LISTED_FOR)
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 
 import pytest
+import requests
 
 from tests.support.finder import FINDER_PROPS, FINDER_UA
 from tests.support.helpers import multistatus, propfind
@@ -180,6 +181,36 @@ def test_a_restore_keeps_the_versions_metadata_also_when_copied_in_parts(
     assert s3.head_object(Bucket=versioned, Key="big.bin")["ETag"].strip('"').endswith("-1")
     assert s3.get_object(Bucket=versioned, Key="s.bin")["Body"].read() == small
     assert gw.request("GET", "/f.bin").content == b"current"
+
+
+def test_file_managers_and_the_listing_page_find_it_read_only(vgw):
+    write_four_then_delete(vgw)
+    explorer = {"User-Agent": "Microsoft-WebDAV-MiniRedir/10.0.19043"}
+    assert f"/docs/{VERSIONS}/" in multistatus(propfind(vgw, "/docs/", headers=explorer).text)
+    assert f"/docs/{VERSIONS}/" not in multistatus(propfind(vgw, "/docs/").text)  # requests' UA
+    browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"}
+    page = vgw.request("GET", "/docs/", headers=browser).text
+    assert f'href="/docs/{VERSIONS}/"' in page and 'data-writable="1"' in page
+    page = vgw.request("GET", f"/docs/{VERSIONS}/", headers=browser).text
+    assert page.count('class="file"') == 4 and 'data-writable="0"' in page
+
+
+def test_a_redirect_share_presigns_the_version_itself(make_gateway, s3, versioned):
+    share = {
+        "path": "/",
+        "bucket": versioned,
+        "versions_folder": VERSIONS,
+        "downloads": "redirect",
+        "redirect_threshold": "1KiB",
+    }
+    gw = make_gateway(versioned, config={"shares": [share]})
+    old, new = b"o" * 4096, b"n" * 4096
+    for body in (old, new):
+        assert gw.request("PUT", "/big.bin", data=body).status_code in (201, 204)
+    (name,) = list_versions(gw, "")
+    r = gw.request("GET", f"/{VERSIONS}/{name}", allow_redirects=False)
+    assert r.status_code == 302 and "versionId=" in r.headers["Location"]
+    assert requests.get(r.headers["Location"], timeout=30).content == old
 
 
 @pytest.mark.slow  # 1100 PutObjects to moto

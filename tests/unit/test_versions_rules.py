@@ -165,13 +165,22 @@ def test_destination_path_below_the_share():
     assert destination_path("http://h/x/y", "") == "/x/y"
 
 
-def test_listed_for_file_managers_only():
-    assert listed_for({"HTTP_USER_AGENT": "WebDAVFS/3.0.0 (03008000) Darwin/22.1.0 (arm64)"})
-    assert listed_for({"HTTP_USER_AGENT": "Microsoft-WebDAV-MiniRedir/10.0.19043"})
-    assert listed_for({"HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120"})
-    assert not listed_for({"HTTP_USER_AGENT": "rclone/v1.60.1"})
-    assert not listed_for({"HTTP_USER_AGENT": "davfs2/1.6.1 neon/0.32.5"})
-    assert not listed_for({})
+@pytest.mark.parametrize(
+    ("agent", "listed"),
+    [
+        ("WebDAVFS/3.0.0 (03008000) Darwin/22.1.0 (arm64)", True),
+        ("Microsoft-WebDAV-MiniRedir/10.0.19043", True),
+        ("Mozilla/5.0 (X11; Linux x86_64) Chrome/120", True),
+        ("rclone/v1.60.1", False),
+        ("davfs2/1.6.1 neon/0.32.5", False),
+        ("", False),
+    ],
+)
+def test_listed_for_file_managers_browsing_only(agent, listed):
+    for method in ("PROPFIND", "GET"):
+        assert listed_for({"REQUEST_METHOD": method, "HTTP_USER_AGENT": agent}) is listed
+    for method in ("COPY", "MOVE", "DELETE"):  # a walk of the tree never meets it
+        assert not listed_for({"REQUEST_METHOD": method, "HTTP_USER_AGENT": agent})
 
 
 @pytest.mark.parametrize(("value", "ok"), [(".versions", True), ("", True), ("a/b", False),
