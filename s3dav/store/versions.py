@@ -5,8 +5,10 @@ Pure logic, tested without S3: which versions a folder's versions collection sho
 the names they are shown by. A version is shown when it is not the current one (the
 current object is the file itself); a deleted file (its latest entry a delete marker) has
 no current version, so all of its versions are shown. A version whose bytes are those of
-the next newer version of its key (same ETag: a metadata rewrite such as a time change or
-an MD5 self-copy of a single-part object) is left out: it adds no bytes to restore.
+the next newer version of its key (same ETag: a metadata rewrite such as a time change)
+is left out: it adds no bytes to restore. (A multipart upload's MD5 self-copy changes the
+ETag, so its first version stays: telling it from a real one of the same size would be a
+guess.)
 
 Names keep the file's extension and sort by time: `report.pdf` last written at
 2026-11-30 14:02:11 UTC is `report (2026-11-30 14.02.11).pdf`. S3 lists a key's versions

@@ -19,6 +19,7 @@ import requests
 from tests.support.finder import FINDER_PROPS, FINDER_UA
 from tests.support.helpers import multistatus, propfind
 from tests.support.rclone import rclone, remote
+from tests.support.s3events import TOKEN, minio_event, post_event
 
 VERSIONS = ".versions"
 NAME = re.compile(r"^report \((\d{4}-\d\d-\d\d \d\d\.\d\d\.\d\d)(-\d+)?\)\.pdf$")
@@ -211,6 +212,21 @@ def test_a_redirect_share_presigns_the_version_itself(make_gateway, s3, versione
     r = gw.request("GET", f"/{VERSIONS}/{name}", allow_redirects=False)
     assert r.status_code == 302 and "versionId=" in r.headers["Location"]
     assert requests.get(r.headers["Location"], timeout=30).content == old
+
+
+def test_another_tools_write_shows_after_its_event(make_gateway, s3, versioned):
+    share = {"path": "/", "bucket": versioned, "versions_folder": VERSIONS}
+    config = {"shares": [share], "events": {"token": TOKEN}, "cache": {"metadata_ttl": "600s"}}
+    gw = make_gateway(versioned, config=config)
+    for body in (b"one", b"two"):
+        s3.put_object(Bucket=versioned, Key="d/a.txt", Body=body)
+    assert len(list_versions(gw, "/d")) == 1
+    s3.put_object(Bucket=versioned, Key="d/a.txt", Body=b"three")  # not through the gateway
+    assert len(list_versions(gw, "/d")) == 1  # cached
+    assert post_event(gw, minio_event(versioned, "d/a.txt")).status_code == 200
+    before = lov(gw)
+    assert len(list_versions(gw, "/d")) == 2
+    assert lov(gw) - before == 1
 
 
 @pytest.mark.slow  # 1100 PutObjects to moto
