@@ -98,6 +98,8 @@ def test_four_versions_listed_read_by_range_and_restored(vgw, s3, versioned):
     assert [r.content for r in read] == BODIES
     for name, r in zip(by_name, read, strict=True):
         assert int(shown[name]["getcontentlength"]) == len(r.content)
+        head = vgw.request("HEAD", f"/docs/{VERSIONS}/{name}")
+        assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(r.content)
     allprop = list_versions(vgw, "/docs")
     for name, body in zip(by_name, BODIES, strict=True):
         assert allprop[name]["getetag"].strip('"') == hashlib.md5(body).hexdigest()
@@ -142,6 +144,7 @@ def test_writes_on_versions_are_refused_and_change_nothing(vgw, s3, versioned):
         ("LOCK", one, {}, lock),
         ("PUT", f"/docs/{VERSIONS}/new.txt", {}, b"new"),
         ("MKCOL", f"/docs/{VERSIONS}/sub/", {}, None),
+        ("MKCOL", f"/docs/{VERSIONS}/", {}, None),
         ("DELETE", f"/docs/{VERSIONS}/", {}, None),
         ("MOVE", f"/docs/{VERSIONS}/", {"Destination": vgw.url + "/elsewhere/"}, None),
         ("COPY", f"/docs/{VERSIONS}/", {"Destination": vgw.url + "/elsewhere/"}, None),
