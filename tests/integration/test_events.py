@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 from tests.support.helpers import free_port, hrefs, propfind, stop_process
 
 TOKEN = "events-token-0123456789abcdef"
