@@ -29,10 +29,10 @@ from s3dav.dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.dav.provider import S3Provider
 from s3dav.dav.safety import SafeContent
 from s3dav.dav.webui import UiAssets
+from s3dav.networks import parse_networks
 from s3dav.preflight import check_buckets, ready_probe
 from s3dav.replicas import SharedState, join_bus, shared_state
 from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
-from s3dav.server.clientaddr import parse_networks
 from s3dav.server.errorpages import PlainErrorPrinter, RealmAuthenticator
 from s3dav.server.errorpages import install as install_error_pages
 from s3dav.server.events import EventsEndpoint, events_config

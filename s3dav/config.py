@@ -28,7 +28,7 @@ from s3dav.options import (
     parse_size,
     parse_str,
 )
-from s3dav.server.auth import password_hash_problem
+from s3dav.passwords import password_hash_problem
 from s3dav.store.keys import BadPath, normalize_prefix, validate_segments
 
 

@@ -98,6 +98,19 @@ def is_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | ReadTimeoutError | HTTPClientError)
 
 
+def code_failure(code: str) -> Failure | None:
+    """The answer the table gives for an S3 error code, if it knows the code."""
+    if code not in TABLE:
+        return None
+    status, words = TABLE[code]
+    return Failure(status, f"{words} ({code})" if status == 503 else words)
+
+
+def key_failure(code: str) -> Failure:
+    """The answer for one key of a batch: DeleteObjects' <Error> entries carry only a code."""
+    return code_failure(code) or Failure(500, f"S3 error {code or 'without a code'}")
+
+
 def classify(exc: BaseException) -> Failure:
     """The answer for an S3, network or write-back failure."""
     if isinstance(exc, WriteBackTimeout):
@@ -107,11 +120,9 @@ def classify(exc: BaseException) -> Failure:
         if code in NOT_FOUND and getattr(exc, "operation_name", "") in CONDITIONAL_WRITES:
             # a write answers NoSuchKey only when its IfMatch names a missing object
             return Failure(412, "the object no longer exists")
-        if code in TABLE:
-            status_for, words = TABLE[code]
-            if status_for == 503:
-                words = f"{words} ({code})"
-            return Failure(status_for, words)
+        known = code_failure(code)
+        if known is not None:
+            return known
         if status == 412:
             return Failure(412, "precondition failed")
         if status == 403:

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from s3dav.networks import parse_networks
 from s3dav.redis_url import parse_redis_url
-from s3dav.server.clientaddr import parse_networks
 
 
 class ConfigError(ValueError):

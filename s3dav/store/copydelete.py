@@ -55,7 +55,7 @@ class CopyDelete(TreePart):
         self.overlay.delete_file(key)
 
     def delete_keys(self, keys: list[str]) -> list[tuple[str, str]]:
-        """Batched DeleteObjects; returns (key, reason) for each failure."""
+        """Batched DeleteObjects; returns (key, S3 error code) for each key S3 refused."""
         errors: list[tuple[str, str]] = []
         for i in range(0, len(keys), DELETE_BATCH):
             batch = keys[i : i + DELETE_BATCH]
@@ -64,8 +64,33 @@ class CopyDelete(TreePart):
                 Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
             )
             for err in resp.get("Errors", []) or []:
-                errors.append((err.get("Key", ""), err.get("Message") or err.get("Code", "")))
+                errors.append((err.get("Key", ""), err.get("Code", "")))
         return errors
+
+    def remove_keys(self, keys: list[str]) -> list[tuple[str, str]]:
+        """delete_keys; each key that went is shown gone at once (read-your-writes), each
+        one S3 refused stays shown: it is still there."""
+        errors = self.delete_keys(keys)
+        self._shown_gone(keys, errors)
+        return errors
+
+    def remove_moved_tree(self, dir_key: str, keys: list[str]) -> list[tuple[str, str]]:
+        """delete_keys of every key below `dir_key`: once all are gone, nothing below it
+        is shown (one mark for the tree); if S3 refused some, only the others are."""
+        errors = self.delete_keys(keys)
+        if errors:
+            # What is left is listed anew: a subfolder may be gone or still there.
+            self._shown_gone(keys, errors)
+            self.listings.invalidate_tree(dir_key)
+        else:
+            self.overlay.delete_tree(dir_key)
+        return errors
+
+    def _shown_gone(self, keys: list[str], errors: list[tuple[str, str]]) -> None:
+        refused = {key for key, _ in errors}
+        for key in keys:
+            if key not in refused:
+                self.overlay.delete_file(key)
 
     def delete_tree(self, dir_key: str) -> list[tuple[str, str]]:
         """Remove a folder, everything below it and all its marker forms."""
@@ -75,9 +100,9 @@ class CopyDelete(TreePart):
         keys.append(dir_key.rstrip("/") + FOLDER_SUFFIX)
         if dir_key not in keys:
             keys.append(dir_key)
-        errors = self.delete_keys(keys)
-        self.overlay.delete_tree(dir_key)
-        return errors
+        if dir_key not in keys:
+            keys.append(dir_key)
+        return self.remove_moved_tree(dir_key, keys)
 
     def copy_object(
         self,

@@ -9,15 +9,14 @@ webhook target does (Authorization: Bearer, MinIO's body) or as SNS does
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from s3dav.server.auth import hash_password
-from tests.support.helpers import free_port, hrefs, propfind, stop_process
+from s3dav.passwords import hash_password
+from tests.support.helpers import hrefs, propfind
 from tests.support.s3events import BEARER, TOKEN, minio_event, post_event
 
 # Long enough that no cached listing expires by itself during a test.
@@ -328,33 +327,6 @@ def test_no_webdav_login_needed(make_gateway, bucket, s3):
     assert r.status_code == 200, r.text
     assert post_event(gw, minio_event(bucket, "b.txt"), headers={}).status_code == 401
     assert listed(gw, "/", auth=("ann", password)) == ["/", "/a.txt", "/b.txt"]
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    """A loopback Redis for two replicas; stopped by PID."""
-    import redis
-
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    client.close()
-    stop_process(proc)
 
 
 REPLICA_BOUND = 2.0  # seconds for Redis pub/sub to carry the change to the other replica

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from s3dav.config import SCHEMA, ConfigError, build, load
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 
 ANN_HASH = hash_password("ann-env-password")
 
