@@ -24,17 +24,21 @@ Locks: `CheckMemory`'s own, a leaf; no lock is held across an S3 call.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 import unicodedata
 from collections.abc import Callable
 
+from s3dav.errors import classify, is_client_error, is_unreachable
 from s3dav.store.heads import Heads
 from s3dav.store.keys import DIRECTORY_CONTENT_TYPE, FOLDER_SUFFIX
 from s3dav.store.listing import DirInfo, FileInfo, Listing, build_listing
 from s3dav.store.objmeta import is_macos_metadata
 from s3dav.store.treestate import TreePart, TreeState
+
+_log = logging.getLogger(__name__)
 
 MEMORY_MAX = 10_000  # paths whose last check is remembered, per share
 REFRESH_BELOW = 1000  # a cached listing this small is listed again (one page) rather than probed
@@ -185,7 +189,25 @@ class MissCheck(TreePart):
 
     def recheck(self, dir_key: str, name: str, raw: Listing, *, want_dir: bool) -> Listing:
         """The listing of `dir_key` after S3 was asked for `name`: cached, and the one to
-        look `name` up in (the same `raw` when nothing was learnt)."""
+        look `name` up in (the same `raw` when nothing was learnt). A check that fails
+        (S3 down) leaves the answer the cached listing gives, as without checks; it
+        counts as the path's check, so an outage slows one read per path and
+        `negative_ttl`, not every one."""
+        try:
+            return self._recheck(dir_key, name, raw, want_dir=want_dir)
+        except Exception as exc:
+            if not (is_client_error(exc) or is_unreachable(exc)):
+                raise
+            _log.warning(
+                "checking s3://%s/%s%s failed (%s): answered from the cached listing",
+                self.bucket,
+                dir_key,
+                name,
+                classify(exc).reason,
+            )
+            return raw
+
+    def _recheck(self, dir_key: str, name: str, raw: Listing, *, want_dir: bool) -> Listing:
         since = time.monotonic()
         if want_dir:
             own = self._own_listing(dir_key + name + "/")
@@ -194,11 +216,9 @@ class MissCheck(TreePart):
                 return self._keep(dir_key, raw, new, since)
         if len(raw.files) + len(raw.dirs) < REFRESH_BELOW:
             current = self.listings.get(dir_key)
-            if current is raw:
-                self.listings.invalidate(dir_key)
-            elif current is not None:
+            if current is not None and current is not raw:
                 return current  # another request listed it again meanwhile
-            new = self.listings.get_or_fetch(dir_key, lambda: self.fetch_listing(dir_key))
+            new = self._fetch(dir_key)
             self._drop_stale_own(raw, new, since)
             return new
         files: dict[str, FileInfo | None] = {}
@@ -213,9 +233,14 @@ class MissCheck(TreePart):
         own = self.listings.get(dir_key)
         if own is not None and time.monotonic() - own.fetched_at < self.memory.ttl:
             return own
-        if own is not None:
-            self.listings.invalidate(dir_key)
-        return self.listings.get_or_fetch(dir_key, lambda: self.fetch_listing(dir_key))
+        return self._fetch(dir_key)
+
+    def _fetch(self, dir_key: str) -> Listing:
+        """A folder listed again, in place of its cached listing once it is in hand: if
+        S3 fails, the cached one stays (and keeps answering, as during any outage)."""
+        listing = self.fetch_listing(dir_key)
+        self.listings.put(listing)
+        return listing
 
     def _keep(self, dir_key: str, raw: Listing, new: Listing | None, since: float) -> Listing:
         """Cache `new` in place of `raw` (unless another request replaced `raw` meanwhile)."""
