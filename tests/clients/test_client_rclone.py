@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.helpers import TEST_ENV, hrefs, propfind, wait_until
 from tests.support.rclone import rclone, remote, transferred
 
 MIB = 1024**2
@@ -190,8 +191,6 @@ def test_folder_made_by_rclone_s3_backend_opens_within_negative_ttl(
 ):
     """rclone's S3 backend beside the gateway (issue 15): what it makes after the gateway
     listed the folder opens within `cache.negative_ttl`, not `metadata_ttl` (600 s here)."""
-    from tests.support.helpers import TEST_ENV, hrefs, propfind, wait_until
-
     s3.put_object(Bucket=bucket, Key="shared/old.txt", Body=b"old")
     cache = {"metadata_ttl": "600s", "negative_ttl": "1s", "readahead_folders": 0}
     gw = make_gateway(bucket, config={"cache": cache})
