@@ -170,6 +170,8 @@ def build_sweeper(cfg: Config, client, in_flight: InFlightUploads) -> StaleUploa
 def tree_settings(cfg: Config) -> TreeSettings:
     return TreeSettings(
         listing_ttl=cfg.cache["metadata_ttl"],
+        # with events, the store tells of each change: a miss needs no check of its own
+        negative_ttl=0.0 if cfg.events["token"] else cfg.cache["negative_ttl"],
         overlay_ttl=cfg.cache["overlay_ttl"],
         head_unseen=cfg.cache["head_unseen"],
         readahead_folders=cfg.cache["readahead_folders"],

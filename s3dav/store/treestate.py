@@ -17,6 +17,9 @@ from s3dav.store.overlay import Overlay
 @dataclass
 class TreeSettings:
     listing_ttl: float = 30.0
+    # a read naming a path its folder's cached listing lacks asks S3 at most this often
+    # (store/negative.py); 0 = never (misses trusted for listing_ttl, as with events)
+    negative_ttl: float = 3.0
     overlay_ttl: float = 300.0
     head_unseen: bool = True  # HEAD objects no s3dav has seen, to learn their mtime
     legacy_s3fs_dirs: bool = False
