@@ -80,7 +80,7 @@ class Heads(TreePart):
         """A FileInfo from a HeadObject or whole-object GetObject answer (remembered)."""
         etag = resp.get("ETag", "").strip('"')
         user = {k.lower(): v for k, v in (resp.get("Metadata") or {}).items()}
-        md5 = etag_md5(etag)
+        md5 = etag_md5(etag) if self.etag_is_md5 else None
         if not md5 and user.get("md5chksum"):
             try:
                 md5 = base64.b64decode(user["md5chksum"]).hex()

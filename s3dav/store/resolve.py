@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from botocore.exceptions import ClientError
 
@@ -103,6 +104,8 @@ class Resolver(TreePart):
                 dir_key,
                 name,
             )
+        if not self.etag_is_md5:  # SSE-KMS / SSE-C: the MD5 is only what an own upload recorded
+            listing.files = {n: replace(f, md5=None) for n, f in listing.files.items()}
         listing.files = self.heads.enrich(listing.files)
         if listing.own_marker is not None:
             # The folder's own time is its marker's x-amz-meta-mtime (s3fs sets it

@@ -14,7 +14,7 @@ import hashlib
 import os
 
 from tests.support.faultproxy import Wiretap, patient_config
-from tests.support.helpers import propfind
+from tests.support.helpers import pending, propfind, wait_until
 
 MIB = 1024 * 1024
 SMALL = b"small file\n" * 100
@@ -57,6 +57,10 @@ def fill(gw, big: bytes) -> None:
     gw.settle()
 
 
+CHECKSUMS = (
+    b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+    b"<d:prop><oc:checksums/></d:prop></d:propfind>"
+)
 FILES = ("small.txt", "big.bin", "dir/a.txt", "dir/b.bin", "moved/a.txt", "moved/b.bin")
 
 
@@ -76,10 +80,15 @@ def test_storage_class_survives_put_multipart_copy_and_move(make_gateway, bucket
 
 
 def test_sse_kms_survives_put_multipart_copy_and_move(make_gateway, bucket, s3):
+    s3.put_object(Bucket=bucket, Key="outside.txt", Body=b"o", ServerSideEncryption="aws:kms")
     cfg = small_parts(bucket, sse="aws:kms", sse_kms_key_id="alias/s3dav-test")
     gw = make_gateway(bucket, config=cfg)
     big = os.urandom(6 * MIB + 5)
     fill(gw, big)
+    # Under SSE-KMS an ETag is no MD5 (on AWS): only the MD5 of an own upload is shown.
+    sums = propfind(gw, "/", body=CHECKSUMS).text
+    assert f"MD5:{hashlib.md5(SMALL).hexdigest()}" in sums
+    assert hashlib.md5(b"o").hexdigest() not in sums
     for key in FILES:
         head = s3.head_object(Bucket=bucket, Key=key)
         assert head.get("ServerSideEncryption") == "aws:kms", key
@@ -177,3 +186,18 @@ def test_bad_sse_c_key_stops_the_start_with_a_clear_error(tmp_path, bucket):
         assert "shares[0].sse_c_key_env" in r.stderr and "Traceback" not in r.stderr, r.stderr
         if value:
             assert value not in r.stderr
+
+
+def test_write_back_uploads_carry_class_and_encryption(make_gateway, bucket, s3):
+    cfg = small_parts(bucket, storage_class="ONEZONE_IA", sse="AES256")
+    cfg["cache"] = {"write_back": True, "write_back_delay": 0}
+    gw = make_gateway(bucket, config=cfg)
+    big = os.urandom(6 * MIB + 1)
+    assert gw.request("PUT", "/wb-small.txt", data=SMALL).status_code == 201
+    assert gw.request("PUT", "/wb-big.bin", data=big).status_code == 201
+    assert wait_until(lambda: pending(gw) == 0, 60)
+    for key in ("wb-small.txt", "wb-big.bin"):
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head.get("StorageClass") == "ONEZONE_IA", key
+        assert head.get("ServerSideEncryption") == "AES256", key
+    assert s3.get_object(Bucket=bucket, Key="wb-big.bin")["Body"].read() == big
