@@ -10,7 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
+from botocore.exceptions import ClientError
+
+from s3dav.errors import refuses_parameter, s3_code
 from s3dav.store.heads import Heads
 from s3dav.store.keys import DIRECTORY_CONTENT_TYPE, parent_and_name
 from s3dav.store.listing import DirInfo, FileInfo, Listing, build_listing, looks_alternate
@@ -18,6 +22,7 @@ from s3dav.store.negative import MissCheck
 from s3dav.store.treestate import TreePart, TreeState
 
 _log = logging.getLogger(__name__)
+RESTORE = ["RestoreStatus"]  # ListObjectsV2's OptionalObjectAttributes
 
 
 def listing_date(listing: Listing, remembered: Callable[[str], float | None]) -> float | None:
@@ -40,6 +45,7 @@ class Resolver(TreePart):
         super().__init__(state)
         self.heads = heads
         self.misses = MissCheck(state, heads, lambda dir_key: self._fetch_listing(dir_key))
+        self._no_restore_status = False  # the store refused OptionalObjectAttributes once
 
     def listing(self, dir_key: str, *, read_ahead: bool = False) -> Listing:
         """Members of a folder: cached LIST pages merged with own recent writes.
@@ -58,12 +64,24 @@ class Resolver(TreePart):
         return self.overlay.apply(raw)
 
     def _list_page(self, prefix: str, token: str | None = None, *, delimiter: bool = True) -> dict:
-        """One ListObjectsV2 page: a folder's members, or (no delimiter) all keys below it."""
+        """One ListObjectsV2 page: a folder's members, or (no delimiter) all keys below it.
+
+        It asks for each entry's RestoreStatus (archived objects: restored or not),
+        unless this store refused that once: then never again (one failed LIST).
+        """
         kwargs = {"Bucket": self.bucket, "Prefix": prefix}
         if delimiter:
             kwargs["Delimiter"] = "/"
         if token:
             kwargs["ContinuationToken"] = token
+        if not self._no_restore_status:
+            try:
+                return self.client.list_objects_v2(**kwargs, OptionalObjectAttributes=RESTORE)
+            except ClientError as exc:
+                if not refuses_parameter(exc):
+                    raise
+                _log.info("s3://%s lists no RestoreStatus (%s)", self.bucket, s3_code(exc))
+                self._no_restore_status = True
         return self.client.list_objects_v2(**kwargs)
 
     def _pages(
@@ -88,6 +106,8 @@ class Resolver(TreePart):
                 dir_key,
                 name,
             )
+        if not self.etag_is_md5:  # SSE-KMS / SSE-C: the MD5 is only what an own upload recorded
+            listing.files = {n: replace(f, md5=None) for n, f in listing.files.items()}
         listing.files = self.heads.enrich(listing.files)
         if listing.own_marker is not None:
             # The folder's own time is its marker's x-amz-meta-mtime (s3fs sets it

@@ -58,3 +58,10 @@ class TreePart:
         self.executor = state.executor
         self.listings = state.listings
         self.overlay = state.overlay
+
+    @property
+    def etag_is_md5(self) -> bool:
+        """Whether a single-part ETag is the body's MD5: not under SSE-KMS or SSE-C
+        (AWS then answers another value of the same form), so none is shown for it."""
+        args = getattr(self.client, "object_args", None)
+        return args is None or not (args.sse == "aws:kms" or args.sse_c_key)
