@@ -25,7 +25,7 @@ from s3dav.dav.faults import as_s3_error
 from s3dav.dav.files import S3File
 from s3dav.dav.folders import S3Collection
 from s3dav.dav.propfind import do_propfind, finite_depth
-from s3dav.dav.request import RESOLVED, forget_resolved
+from s3dav.dav.request import RESOLVED, forget_resolved, rechecks_misses
 from s3dav.dav.versions import listed_for, refuse_writes
 from s3dav.dav.versions import resolve as resolve_versions
 from s3dav.dav.wsgidav_compat import request_server
@@ -123,7 +123,11 @@ class S3Provider(DAVProvider):
             res = self._versions_resource(norm, environ)
         else:
             try:
-                info = self.tree.stat(key, want_dir=wants_collection(path, environ))
+                info = self.tree.stat(
+                    key,
+                    want_dir=wants_collection(path, environ),
+                    recheck=rechecks_misses(environ),
+                )
             except Exception as exc:
                 raise as_s3_error(exc, f"looking up {path}") from exc
             if info is None:

@@ -159,6 +159,7 @@ class VersionFile(S3File):
             etag=version.etag,
             last_modified=version.last_modified,
             md5=etag_md5(version.etag),
+            storage_class=version.storage_class,
         )
         super().__init__(path, environ, info)
         self.version = version

@@ -112,16 +112,21 @@ class CopyDelete(TreePart):
         *,
         metadata=None,
         content_type: str | None = None,
+        storage_class: str | None = None,
         version_id: str | None = None,
     ) -> FileInfo:
         """Server-side copy (of `version_id` of the source: a restore); above 5 GiB in parts
-        with UploadPartCopy."""
+        with UploadPartCopy.
+
+        The copy keeps the source's `storage_class` when it is known (S3 would
+        write STANDARD); else the share's (store/objectargs.py adds it).
+        """
         source = {"Bucket": self.bucket, "Key": src_key}
         if version_id:
             source["VersionId"] = version_id
-        extra = {}
+        extra = {"StorageClass": storage_class} if storage_class else {}
         if metadata is not None:
-            extra = {"Metadata": metadata, "MetadataDirective": "REPLACE"}
+            extra.update(Metadata=metadata, MetadataDirective="REPLACE")
             if content_type:
                 extra["ContentType"] = content_type
         if size <= self.settings.copy_threshold:
@@ -131,13 +136,15 @@ class CopyDelete(TreePart):
             etag = resp["CopyObjectResult"]["ETag"].strip('"')
         else:
             etag = self._copy_in_parts(source, dst_key, size, extra)
-        return FileInfo(key=dst_key, size=size, etag=etag, last_modified=time.time())
+        now = time.time()
+        return FileInfo(dst_key, size, etag, now, storage_class=storage_class)
 
     def _copy_in_parts(self, source: dict, dst_key: str, size: int, extra: dict) -> str:
         create = {k: v for k, v in extra.items() if k != "MetadataDirective"}
         if "Metadata" not in create:
             head = self.client.head_object(**source)  # Bucket, Key (and VersionId)
             create = {
+                **create,
                 "Metadata": head.get("Metadata", {}),
                 "ContentType": head.get("ContentType", "application/octet-stream"),
             }
@@ -176,7 +183,7 @@ class CopyDelete(TreePart):
     def copy_file(self, src: FileInfo, dst_key: str) -> FileInfo:
         self.commits.flush(src.key)
         self.commits.flush(dst_key)
-        info = self.copy_object(src.key, dst_key, src.size)
+        info = self.copy_object(src.key, dst_key, src.size, storage_class=src.storage_class)
         if src.meta_known:  # the copy's metadata is the source's: no HEAD when listed
             record = meta_record(
                 dict(src.keep),
@@ -199,7 +206,12 @@ class CopyDelete(TreePart):
         metadata.setdefault("mode", str(FILE_MODE))
         content_type = head.get("ContentType") or "application/octet-stream"
         new = self.copy_object(
-            info.key, info.key, info.size, metadata=metadata, content_type=content_type
+            info.key,
+            info.key,
+            info.size,
+            metadata=metadata,
+            content_type=content_type,
+            storage_class=info.storage_class,
         )
         md5 = etag_md5(new.etag) or info.md5
         meta = meta_record(metadata, md5=md5, content_type=content_type, mtime=mtime)
@@ -225,7 +237,8 @@ class CopyDelete(TreePart):
         def one(entry: dict):
             src_key = entry["Key"]
             dst_key = targets[src_key]
-            info = self.copy_object(src_key, dst_key, int(entry.get("Size", 0)))
+            size, storage_class = int(entry.get("Size", 0)), entry.get("StorageClass")
+            info = self.copy_object(src_key, dst_key, size, storage_class=storage_class)
             return src_key, dst_key, info
 
         futures = [self.executor.submit(one, e) for e in entries]

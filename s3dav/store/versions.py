@@ -42,6 +42,7 @@ class Version:
     size: int
     etag: str
     last_modified: float  # S3's LastModified of this version, epoch seconds
+    storage_class: str | None = None  # as listed (an archived version needs a restore)
 
 
 @dataclass
@@ -144,6 +145,7 @@ def build_versions(dir_key: str, pages: list[dict]) -> VersionListing:
                 size=int(entry.get("Size", 0)),
                 etag=str(entry.get("ETag", "")).strip('"'),
                 last_modified=when,
+                storage_class=entry.get("StorageClass"),
             )
     return out
 

@@ -357,6 +357,39 @@ def test_event_posted_to_one_replica_reaches_the_other(make_gateway, bucket, s3,
     print(f"\nother replica lists it {(time.monotonic() - started) * 1000:.0f} ms after the event")
 
 
+def test_event_reaches_the_other_replicas_listings_above_the_key(
+    make_gateway, bucket, s3, redis_url
+):
+    """A file in a new folder, then the last file of a folder gone: the other replica's
+    listing of the folder above shows the folder come and go, not only the key's parent."""
+    s3.put_object(Bucket=bucket, Key="dir/a.txt", Body=b"a")
+    config = {
+        "events": {"token": TOKEN},
+        "cache": dict(SLOW_CACHE),
+        "locks": {"storage": redis_url},
+    }
+    a = make_gateway(bucket, config=json.loads(json.dumps(config)), name="a")
+    b = make_gateway(bucket, config=json.loads(json.dumps(config)), name="b")
+
+    def b_lists(path: str, want: list[str]) -> None:
+        started = time.monotonic()
+        while (got := listed(b, path)) != want:
+            assert time.monotonic() - started < REPLICA_BOUND, f"the other replica shows {got}"
+            time.sleep(0.02)
+
+    for gw in (a, b):
+        assert listed(gw, "/") == ["/", "/dir/"]
+    s3.put_object(Bucket=bucket, Key="new/deep/f.txt", Body=b"f")
+    assert post_event(a, minio_event(bucket, "new/deep/f.txt")).status_code == 200
+    assert listed(a, "/") == ["/", "/dir/", "/new/"]
+    b_lists("/", ["/", "/dir/", "/new/"])
+    s3.delete_object(Bucket=bucket, Key="dir/a.txt")
+    r = post_event(a, minio_event(bucket, "dir/a.txt", name="s3:ObjectRemoved:Delete"))
+    assert r.status_code == 200, r.text
+    assert listed(a, "/") == ["/", "/new/"]
+    b_lists("/", ["/", "/new/"])
+
+
 @pytest.fixture
 def s3fs_mnt(tmp_path):
     """A mount point; unmounted afterwards whatever happened."""

@@ -373,6 +373,24 @@ def _lag_xml(xml: bytes, hidden: set[str], ghosts: list[bytes]) -> bytes:
     return xml
 
 
+class Wiretap:
+    """A proxy rule that records every request it is asked about and fails none."""
+
+    def __init__(self, proxy) -> None:
+        self.seen = []
+        self._lock = threading.Lock()
+        proxy.stall_when = self
+
+    def __call__(self, seen) -> bool:
+        with self._lock:
+            self.seen.append(seen)
+        return False
+
+    def of(self, operation: str) -> list:
+        with self._lock:
+            return [s for s in self.seen if s.operation == operation]
+
+
 def fault_config(proxy, bucket: str, **s3) -> dict:
     return {
         "s3": {

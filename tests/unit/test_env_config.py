@@ -47,6 +47,7 @@ SAMPLES = {
     ("cache", "dir"): "/var/cache/s3dav",
     ("cache", "size"): "1GiB",
     ("cache", "metadata_ttl"): "5s",
+    ("cache", "negative_ttl"): "1.5s",
     ("cache", "overlay_ttl"): "10m",
     ("cache", "head_unseen"): "false",
     ("cache", "readahead_folders"): "8",
