@@ -7,8 +7,10 @@ The naming and selection rules alone: tests/unit/test_versions_rules.py.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
@@ -16,6 +18,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 import requests
 
+from tests.support.faultproxy import patient_config, refuse_without_sse_c
 from tests.support.finder import FINDER_PROPS, FINDER_UA
 from tests.support.helpers import multistatus, propfind
 from tests.support.rclone import rclone, remote
@@ -230,6 +233,27 @@ def test_another_tools_write_shows_after_its_event(make_gateway, s3, versioned):
     before = lov(gw)
     assert len(list_versions(gw, "/d")) == 2
     assert lov(gw) - before == 1
+
+
+def test_sse_c_versions_are_read_and_restored_with_the_key(make_gateway, s3, versioned, proxy):
+    key = os.urandom(32)
+    cfg = patient_config(proxy, versioned)
+    cfg["shares"] = [
+        {"path": "/", "bucket": versioned, "versions_folder": VERSIONS, "sse_c_key_env": "K"}
+    ]
+    gw = make_gateway(versioned, config=cfg, env={"K": base64.b64encode(key).decode()})
+    proxy.fail_status = 400  # S3's answer to an SSE-C object request without its key
+    proxy.fail_when = refuse_without_sse_c(base64.b64encode(hashlib.md5(key).digest()).decode())
+    for body in (BODIES[0], BODIES[1]):
+        assert gw.request("PUT", "/r.pdf", data=body).status_code in (201, 204)
+    (name,) = list_versions(gw, "")
+    assert gw.request("GET", f"/{VERSIONS}/{name}").content == BODIES[0]
+    part = gw.request("GET", f"/{VERSIONS}/{name}", headers={"Range": "bytes=2-9"})
+    assert part.status_code == 206 and part.content == BODIES[0][2:10]
+    r = gw.request("COPY", f"/{VERSIONS}/{name}", headers={"Destination": gw.url + "/r.pdf"})
+    assert r.status_code == 204, r.text
+    assert gw.request("GET", "/r.pdf").content == BODIES[0]
+    assert proxy.faults["rule"] == 0, [op for op, kind in proxy.log if kind == "rule"]
 
 
 @pytest.mark.slow  # 1100 PutObjects to moto
