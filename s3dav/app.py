@@ -309,6 +309,7 @@ def build_providers(
             read_only=share.read_only,
             macos_metadata=cfg.macos["metadata_files"],
             quota_bytes=share.quota,
+            versions_folder=share.versions_folder,
         )
     return providers
 

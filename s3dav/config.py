@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,12 @@ from s3dav.options import (
     flagged,
     parse_bool,
     parse_duration,
+    parse_opt_str,
     parse_size,
     parse_str,
 )
 from s3dav.passwords import password_hash_problem
-from s3dav.store.keys import BadPath, normalize_prefix
+from s3dav.store.keys import BadPath, normalize_prefix, validate_segments
 from s3dav.store.objectargs import SSE_MODES, STORAGE_CLASSES, ObjectArgs, decode_sse_c_key
 
 
@@ -53,6 +55,7 @@ SHARE_KEYS = {
     "sse",
     "sse_kms_key_id",
     "sse_c_key_env",
+    "versions_folder",
 }
 MIN_LINK_KEY = 16  # characters of share_links.key: an HMAC key, not a password
 MIN_EVENTS_TOKEN = 16  # characters of events.token: a shared secret, not a password
@@ -78,6 +81,9 @@ class Share:
     # Storage class and server-side encryption of what the share writes (issue 16,
     # store/objectargs.py); the SSE-C key itself is read from the environment.
     objects: ObjectArgs = field(default_factory=ObjectArgs)
+    # Earlier versions (issue 16, dav/versions.py): every folder's read-only collection of
+    # them, by this name; None: off.
+    versions_folder: str | None = None
 
 
 @dataclass
@@ -245,6 +251,20 @@ def _download_settings(item: dict, where: str) -> dict:
     }
 
 
+def _versions_folder(item: dict, where: str) -> str | None:
+    """A share's `versions_folder`: one path segment (a name no real key should hold), or off."""
+    name = parse_opt_str(item.get("versions_folder"), f"{where}.versions_folder")
+    if name is None:
+        return None
+    try:
+        segments = validate_segments("/" + name)
+    except BadPath as exc:
+        raise ConfigError(f"{where}.versions_folder: {exc}") from None
+    if len(segments) != 1:
+        raise ConfigError(f"{where}.versions_folder: one name, without '/', e.g. .versions")
+    return unicodedata.normalize("NFC", segments[0])
+
+
 def _object_args(item: dict, where: str, environ: dict) -> ObjectArgs:
     """A share's storage_class, sse, sse_kms_key_id and sse_c_key_env, checked now:
     a wrong class or a bad key is a start-up error, not a failed PUT later."""
@@ -333,6 +353,7 @@ def _shares(raw: dict, auth: str, users: dict, environ: dict) -> list[Share]:
                 ),
                 **_download_settings(item, where),
                 objects=_object_args(item, where, environ),
+                versions_folder=_versions_folder(item, where),
             )
         )
     paths = [s.path for s in shares]

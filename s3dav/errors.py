@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 # S3 error codes by meaning. A code may come as a name ("NoSuchKey") or, for HEAD
 # requests that have no body, as the bare HTTP status ("404").
-NOT_FOUND = frozenset({"NoSuchKey", "NotFound", "404"})
+NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "NotFound", "404"})
 NO_BUCKET = frozenset({"NoSuchBucket"})
 CHANGED = frozenset({"PreconditionFailed", "412"})
 DENIED = frozenset({"AccessDenied", "403", "AllAccessDisabled"})

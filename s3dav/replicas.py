@@ -291,6 +291,7 @@ def join_bus(bus: ListingBus, tree: S3Tree) -> None:
         if not key.startswith(tree.prefix):
             return
         tree.overlay.forget(key, whole_tree)
+        tree.versions_changed(key, whole_tree)
         # A change may have made a folder (a file in a new one) or emptied one (its last
         # file gone): the listings above the key's parent that this replica holds and
         # that either would make stale go too (store/events.py `stale_folders`).

@@ -238,7 +238,9 @@ class DirBrowser(BaseMiddleware):
                 base_href,
                 rows,
                 is_root=display == "/",
-                writable=not getattr(provider, "readonly", False),
+                writable=not (
+                    getattr(provider, "readonly", False) or getattr(res, "read_only", False)
+                ),
                 links=links_enabled(self.config),
                 script=script_tag(),
             ).encode()

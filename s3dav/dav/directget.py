@@ -73,6 +73,8 @@ class DirectDownloads(BaseMiddleware):
             return self.next_app(environ, start_response)
         tree = provider.tree
         params = presign_params(tree.bucket, res.key, res.name, res.get_content_type(), rule)
+        if getattr(res, "version_id", None):  # an earlier version (dav/versions.py)
+            params["VersionId"] = res.version_id
         url = tree.client.generate_presigned_url("get_object", Params=params, ExpiresIn=rule.expiry)
         start_response(
             "302 Found",

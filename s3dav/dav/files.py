@@ -62,6 +62,19 @@ class PutBody:
         self.upload.close()
 
 
+def client_range(environ: dict, info: FileInfo | None) -> tuple[int, int | None]:
+    """(first byte, last byte or None) of the request's Range: where the S3 read starts."""
+    rng = environ.get("HTTP_RANGE")
+    if rng and info:
+        try:
+            ranges, _ = util.obtain_content_ranges(rng, info.size)
+            if ranges:
+                return ranges[0][0], ranges[0][1]
+        except Exception:  # noqa: BLE001 - a bad Range is WsgiDAV's to answer
+            pass
+    return 0, None
+
+
 class S3File(S3Resource, DAVNonCollection):
     """One object; `info` is None for a file a PUT is about to create at `key`.
 
@@ -144,15 +157,7 @@ class S3File(S3Resource, DAVNonCollection):
         Sending it now, before any byte of the answer, lets an S3 failure become
         a clean 503 rather than a connection cut after 200.
         """
-        start, end_hint = 0, None
-        rng = self.environ.get("HTTP_RANGE")
-        if rng and self.info:
-            try:
-                ranges, _ = util.obtain_content_ranges(rng, self.info.size)
-                if ranges:
-                    start, end_hint = ranges[0][0], ranges[0][1]
-            except Exception:  # noqa: BLE001 - a bad Range is WsgiDAV's to answer
-                start, end_hint = 0, None
+        start, end_hint = client_range(self.environ, self.info)
         pending = self.tree.open_pending(self.key, self.info.etag)
         if pending is not None:
             pending.seek(start)

@@ -109,11 +109,15 @@ class S3Collection(S3Resource, DAVCollection):
         return res
 
     def get_member(self, name):
-        return self._member(unicodedata.normalize("NFC", name), self._listing())
+        name = unicodedata.normalize("NFC", name)
+        if name == self.provider.versions_folder:  # dav/versions.py
+            return self.provider.get_resource_inst(util.join_uri(self.path, name), self.environ)
+        return self._member(name, self._listing())
 
     def get_member_list(self):
         listing = self._listing(read_ahead=True)
-        return [self._member(name, listing) for name in listing.names()]
+        members = [self._member(name, listing) for name in listing.names()]
+        return self.provider.with_versions_folder(self, members)
 
     # -- creating -----------------------------------------------------------------
     def create_empty_resource(self, name):

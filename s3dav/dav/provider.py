@@ -26,6 +26,8 @@ from s3dav.dav.files import S3File
 from s3dav.dav.folders import S3Collection
 from s3dav.dav.propfind import do_propfind, finite_depth
 from s3dav.dav.request import RESOLVED, forget_resolved, rechecks_misses
+from s3dav.dav.versions import listed_for, refuse_writes
+from s3dav.dav.versions import resolve as resolve_versions
 from s3dav.dav.wsgidav_compat import request_server
 from s3dav.store.keys import BadPath, path_to_key
 from s3dav.store.listing import DirInfo
@@ -64,12 +66,16 @@ class S3Provider(DAVProvider):
         read_only: bool = False,
         macos_metadata: str = "store",
         quota_bytes: int | None = None,
+        versions_folder: str | None = None,
     ) -> None:
         super().__init__()
         self.tree = tree
         self.readonly = read_only
         self.macos_metadata = macos_metadata
         self.quota_bytes = quota_bytes
+        # The name of every folder's virtual collection of earlier versions (dav/versions.py);
+        # None: off, and that name is an ordinary one.
+        self.versions_folder = versions_folder
 
     def __repr__(self) -> str:
         return f"S3Provider(s3://{self.tree.bucket}/{self.tree.prefix})"
@@ -113,6 +119,8 @@ class S3Provider(DAVProvider):
         norm = "/" + "/".join(unicodedata.normalize("NFC", s) for s in norm.split("/") if s)
         if key == self.tree.prefix:
             res = S3Collection("/", environ, DirInfo(key=self.tree.prefix))
+        elif self.versions_folder and self.versions_folder in norm.split("/"):
+            res = self._versions_resource(norm, environ)
         else:
             try:
                 info = self.tree.stat(
@@ -131,9 +139,34 @@ class S3Provider(DAVProvider):
         memo[norm] = res
         return res
 
+    def _versions_resource(self, norm: str, environ: dict):
+        """A versions folder or one of its versions, if the folder it belongs to exists."""
+        segs = norm.strip("/").split("/")
+        i = segs.index(self.versions_folder)
+        folder = self.get_resource_inst("/" + "/".join(segs[:i]), environ)
+        if not isinstance(folder, S3Collection):
+            return None
+        return resolve_versions(folder, self.versions_folder, segs[i + 1 :])
+
+    def with_versions_folder(self, collection: S3Collection, members: list) -> list:
+        """A folder's members with its versions folder (for file managers: listed_for);
+        a real member of that name is shadowed by it (reached as the versions folder)."""
+        name = self.versions_folder
+        if not name:
+            return members
+        members = [m for m in members if m is None or m.name != name]
+        if listed_for(collection.environ):
+            members.append(
+                self.get_resource_inst(util.join_uri(collection.path, name), collection.environ)
+            )
+        return members
+
     def custom_request_handler(self, environ, start_response, default_handler):
         """PROPFIND by dav/propfind.py, never of a whole bucket (finite_depth); a GET
-        opens its S3 read before WsgiDAV writes the headers (S3File.prepare_read)."""
+        opens its S3 read before WsgiDAV writes the headers (S3File.prepare_read);
+        nothing is written to or into a versions folder (dav/versions.py)."""
+        if self.versions_folder:
+            refuse_writes(environ, self.versions_folder, self.share_path or "")
         if environ.get("REQUEST_METHOD") == "PROPFIND":
             finite_depth(environ, lambda: self.get_resource_inst(environ["PATH_INFO"], environ))
             server = request_server(default_handler)

@@ -113,13 +113,17 @@ class CopyDelete(TreePart):
         metadata=None,
         content_type: str | None = None,
         storage_class: str | None = None,
+        version_id: str | None = None,
     ) -> FileInfo:
-        """Server-side copy; above 5 GiB in parts with UploadPartCopy.
+        """Server-side copy (of `version_id` of the source: a restore); above 5 GiB in parts
+        with UploadPartCopy.
 
         The copy keeps the source's `storage_class` when it is known (S3 would
         write STANDARD); else the share's (store/objectargs.py adds it).
         """
         source = {"Bucket": self.bucket, "Key": src_key}
+        if version_id:
+            source["VersionId"] = version_id
         extra = {"StorageClass": storage_class} if storage_class else {}
         if metadata is not None:
             extra.update(Metadata=metadata, MetadataDirective="REPLACE")
@@ -138,7 +142,7 @@ class CopyDelete(TreePart):
     def _copy_in_parts(self, source: dict, dst_key: str, size: int, extra: dict) -> str:
         create = {k: v for k, v in extra.items() if k != "MetadataDirective"}
         if "Metadata" not in create:
-            head = self.client.head_object(Bucket=source["Bucket"], Key=source["Key"])
+            head = self.client.head_object(**source)  # Bucket, Key (and VersionId)
             create = {
                 **create,
                 "Metadata": head.get("Metadata", {}),

@@ -338,6 +338,7 @@ def _drop(tree, change: Change) -> int:
             # listing that still shows it); another tool's object below makes it real.
             for folder in folders_up(change.key, tree.prefix):
                 tree.overlay.forget(folder)
+    tree.versions_changed(change.key)  # its folder's earlier versions too (dav/versions.py)
     held = [folder for folder in stale if tree.listings.get(folder) is not None]
     for folder in stale:
         tree.listings.invalidate(folder)

@@ -18,6 +18,7 @@ from botocore.config import Config
 # Operation name -> the kind we report.
 OPERATION_KINDS = {
     "ListObjectsV2": "LIST",
+    "ListObjectVersions": "LIST",
     "ListObjects": "LIST",
     "ListMultipartUploads": "LIST",
     "ListParts": "LIST",

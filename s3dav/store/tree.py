@@ -4,7 +4,8 @@ The tree is made of parts, one concern each, over one shared TreeState
 (treestate.py): Heads (what listings lack, from the MetaStore or one HEAD),
 Resolver (listings merged with own writes, stat, folder dates), Commits
 (uploads and their commit, the MD5 self-copy, folder markers, write-back
-callbacks) and CopyDelete (server-side copies, batched deletes). Keys here
+callbacks), CopyDelete (server-side copies, batched deletes) and Versions
+(earlier versions: listed, cached, restored). Keys here
 are full S3 keys; folder keys end in "/". The provider above deals in WebDAV
 paths.
 """
@@ -23,6 +24,7 @@ from s3dav.store.overlay import Overlay
 from s3dav.store.quickhead import QuickHead
 from s3dav.store.resolve import Resolver
 from s3dav.store.treestate import TreeSettings, TreeState
+from s3dav.store.versionlist import Versions
 from s3dav.transfer.afterput import AfterPut
 from s3dav.transfer.contentcache import ContentCache
 from s3dav.transfer.partchecks import PartChecksums
@@ -75,7 +77,15 @@ class S3Tree:
             part_pool=part_pool,
             in_flight=in_flight,
         )
-        self._answer_with(heads, resolve, commits, CopyDelete(state, resolve, commits))
+        ops = CopyDelete(state, resolve, commits)
+        self._answer_with(heads, resolve, commits, ops)
+        # Earlier versions (shares with `versions_folder`): listed only when asked for;
+        # own writes drop the cached versions of the folders they touch.
+        versions = Versions(state, heads, ops, commits)
+        self.versions_changed = versions.changed  # also told of other replicas' and tools' writes
+        self.overlay.listeners.append(versions.changed)
+        self.versions = versions.listing
+        self.restore_version = versions.restore
 
     def _answer_with(
         self, heads: Heads, resolve: Resolver, commits: Commits, ops: CopyDelete

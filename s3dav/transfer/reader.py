@@ -19,16 +19,28 @@ class ObjectChanged(Exception):
     """The object was replaced while being read."""
 
 
-def get_range(client, bucket: str, key: str, lo: int, hi: int, size: int, etag: str | None):
+def get_range(
+    client,
+    bucket: str,
+    key: str,
+    lo: int,
+    hi: int,
+    size: int,
+    etag: str | None,
+    version_id: str | None = None,
+):
     """GetObject of bytes lo..hi (the whole object when that is all of it), pinned to
-    `etag` with IfMatch, so that bytes of two versions are never mixed.
+    `etag` with IfMatch, so that bytes of two versions are never mixed; or to
+    `version_id` (an earlier version: it never changes, no IfMatch needed).
 
     ObjectChanged (from the ClientError) when the object is no longer that version.
     """
     kwargs = {"Bucket": bucket, "Key": key}
     if lo > 0 or hi < size - 1:
         kwargs["Range"] = f"bytes={lo}-{hi}"
-    if etag:
+    if version_id:
+        kwargs["VersionId"] = version_id
+    elif etag:
         kwargs["IfMatch"] = f'"{etag}"'
     try:
         return client.get_object(**kwargs)
@@ -65,9 +77,17 @@ class ObjectReader(io.RawIOBase):
 
 class RangedReader(ObjectReader):
     def __init__(
-        self, client, bucket: str, key: str, size: int, etag: str, end_hint: int | None = None
+        self,
+        client,
+        bucket: str,
+        key: str,
+        size: int,
+        etag: str,
+        end_hint: int | None = None,
+        version_id: str | None = None,  # an earlier version (S3 VersionId), not the current
     ):
         super().__init__()
+        self.version_id = version_id
         self.client = client
         self.bucket = bucket
         self.key = key
@@ -120,7 +140,10 @@ class RangedReader(ObjectReader):
         end = self.size - 1
         if self.end_hint is not None and self._pos <= self.end_hint < end:
             end = self.end_hint
-        resp = get_range(self.client, self.bucket, self.key, self._pos, end, self.size, self.etag)
+        resp = get_range(
+            self.client, self.bucket, self.key, self._pos, end, self.size, self.etag,
+            self.version_id,
+        )  # fmt: skip
         self._body = resp["Body"]
 
     def _drop_body(self) -> None:

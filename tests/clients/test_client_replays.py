@@ -14,9 +14,9 @@ import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
+from tests.support.finder import FINDER_PROPS, FINDER_UA
 from tests.support.helpers import propfind
 
-FINDER_UA = "WebDAVFS/3.0.0 (03008000) Darwin/22.1.0 (arm64)"
 WINDOWS_UA = "Microsoft-WebDAV-MiniRedir/10.0.19043"
 WRITE_KINDS = ("PUT", "COPY", "DELETE", "MULTIPART", "PART")
 
@@ -25,12 +25,6 @@ LOCK_BODY = (
     b'<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
     b"<D:locktype><D:write/></D:locktype>"
     b"<D:owner><D:href>http://www.apple.com/webdav_fs/</D:href></D:owner></D:lockinfo>"
-)
-
-FINDER_PROPS = (
-    b'<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop>'
-    b"<D:getlastmodified/><D:getcontentlength/><D:creationdate/><D:resourcetype/>"
-    b"</D:prop></D:propfind>"
 )
 
 QUOTA_PROPS = (

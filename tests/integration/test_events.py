@@ -12,40 +12,15 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import quote_plus
 
 import pytest
 
 from s3dav.passwords import hash_password
 from tests.support.helpers import hrefs, propfind
-
-TOKEN = "events-token-0123456789abcdef"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
+from tests.support.s3events import BEARER, TOKEN, minio_event, post_event
 
 # Long enough that no cached listing expires by itself during a test.
 SLOW_CACHE = {"metadata_ttl": "600s", "readahead_folders": 0}
-
-
-def minio_event(bucket: str, key: str, name: str = "s3:ObjectCreated:Put", etag: str = "") -> bytes:
-    """A MinIO webhook body (top-level EventName and Key; the record's key QueryEscape'd)."""
-    record = {
-        "eventVersion": "2.0",
-        "eventSource": "minio:s3",
-        "awsRegion": "",
-        "eventTime": "2024-06-01T10:00:00.123Z",
-        "eventName": name,
-        "userIdentity": {"principalId": "minioadmin"},
-        "requestParameters": {"principalId": "minioadmin", "region": "", "sourceIPAddress": "::1"},
-        "responseElements": {"x-amz-request-id": "17D9E5A1B2C3D4E5"},
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "Config",
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {"key": quote_plus(key), "size": 5, "eTag": etag, "sequencer": "17D9"},
-        },
-        "source": {"host": "::1", "port": "", "userAgent": "MinIO (linux; amd64)"},
-    }
-    return json.dumps({"EventName": name, "Key": f"{bucket}/{key}", "Records": [record]}).encode()
 
 
 def sns_envelope(kind: str, **fields) -> bytes:
@@ -61,11 +36,6 @@ def sns_envelope(kind: str, **fields) -> bytes:
             **fields,
         }
     ).encode()
-
-
-def post_event(gw, data: bytes, headers=None, query: str = ""):
-    headers = BEARER if headers is None else headers
-    return gw.request("POST", "/_s3dav/events" + query, data=data, headers=headers)
 
 
 def listed(gw, path: str, **kw) -> list[str]:

@@ -13,21 +13,11 @@ import base64
 import hashlib
 import os
 
-from tests.support.faultproxy import Wiretap, patient_config
+from tests.support.faultproxy import OBJECT_OPS, Wiretap, patient_config, refuse_without_sse_c
 from tests.support.helpers import pending, propfind, wait_until
 
 MIB = 1024 * 1024
 SMALL = b"small file\n" * 100
-OBJECT_OPS = (
-    "GetObject",
-    "HeadObject",
-    "PutObject",
-    "CopyObject",
-    "CreateMultipartUpload",
-    "UploadPart",
-    "UploadPartCopy",
-    "CompleteMultipartUpload",
-)
 
 
 def share(bucket: str, **extra) -> dict:
@@ -114,14 +104,7 @@ def test_sse_c_key_goes_with_every_object_request(make_gateway, bucket, proxy):
     tap = Wiretap(proxy)
     proxy.fail_status = 400  # S3's answer to a read of an SSE-C object without its key
 
-    def without_key(seen) -> bool:
-        h = seen.headers
-        wrong = h.get("x-amz-server-side-encryption-customer-key-md5") != key_md5
-        if seen.operation in ("CopyObject", "UploadPartCopy"):
-            wrong |= h.get("x-amz-copy-source-server-side-encryption-customer-key-md5") != key_md5
-        return seen.operation in OBJECT_OPS and wrong
-
-    proxy.fail_when = without_key
+    proxy.fail_when = refuse_without_sse_c(key_md5)
     big = os.urandom(6 * MIB + 5)
     fill(gw, big)
     assert gw.request("GET", "/moved/b.bin").content == big

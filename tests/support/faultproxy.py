@@ -391,6 +391,32 @@ class Wiretap:
             return [s for s in self.seen if s.operation == operation]
 
 
+OBJECT_OPS = (
+    "GetObject",
+    "HeadObject",
+    "PutObject",
+    "CopyObject",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "UploadPartCopy",
+    "CompleteMultipartUpload",
+)
+
+
+def refuse_without_sse_c(key_md5: str) -> Callable[[Seen], bool]:
+    """A `fail_when` rule standing in for S3 with SSE-C objects: every object request that
+    lacks the key of that MD5 (also as the copy source's key) is refused."""
+
+    def without_key(seen: Seen) -> bool:
+        h = seen.headers
+        wrong = h.get("x-amz-server-side-encryption-customer-key-md5") != key_md5
+        if seen.operation in ("CopyObject", "UploadPartCopy"):
+            wrong |= h.get("x-amz-copy-source-server-side-encryption-customer-key-md5") != key_md5
+        return seen.operation in OBJECT_OPS and wrong
+
+    return without_key
+
+
 def fault_config(proxy, bucket: str, **s3) -> dict:
     return {
         "s3": {

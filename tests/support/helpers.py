@@ -214,6 +214,31 @@ def hrefs(xml_text: str) -> list[str]:
     return [unquote(h) for h in re.findall(r"<(?:\w+:)?href>([^<]*)</(?:\w+:)?href>", xml_text)]
 
 
+def multistatus(xml_text: str) -> dict[str, dict[str, str]]:
+    """href (decoded) -> {property's local name: its text} of the 200 propstats of a 207.
+
+    A collection's `resourcetype` reads "collection", a file's "".
+    """
+    from urllib.parse import unquote
+    from xml.etree import ElementTree
+
+    out: dict[str, dict[str, str]] = {}
+    for response in ElementTree.fromstring(xml_text).iter("{DAV:}response"):
+        props: dict[str, str] = {}
+        for propstat in response.iter("{DAV:}propstat"):
+            if " 200 " not in (propstat.findtext("{DAV:}status") or ""):
+                continue
+            for prop in propstat.iter("{DAV:}prop"):
+                for el in prop:
+                    local = el.tag.rsplit("}", 1)[-1]
+                    if local == "resourcetype":
+                        props[local] = "collection" if len(el) else ""
+                    else:
+                        props[local] = el.text or ""
+        out[unquote(response.findtext("{DAV:}href") or "")] = props
+    return out
+
+
 def s3_bytes(s3, bucket: str, key: str) -> bytes:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 

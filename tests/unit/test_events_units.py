@@ -497,6 +497,7 @@ def tree(bucket: str, prefix: str) -> SimpleNamespace:
         listings=ListingCache(ttl=300),
         overlay=Overlay(300),
         writeback=None,
+        versions_changed=lambda key, whole_tree=False: None,
     )
 
 
