@@ -15,8 +15,8 @@ on the first such page: the ranges are dropped and the first range, which went
 on by token, goes on to the end; the lister stays sequential from then on.
 
 Bound (docs/caching.md): LIST <= ceil(n/1000) + R, R the ranges made (at most
-`max_ranges`): each range ends with at most one page that is not full of its
-own entries.
+`max_ranges`, 4 x concurrency in resolve.py): each range ends with at most one
+page that is not full of its own entries.
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ class ParallelLister:
                 head.pages.append(fut.result())
             else:
                 fut.cancel()
+        wait(running)  # those already sent: done (and counted) before the answer
         pages = list(head.pages)  # untrimmed: by token, they are the listing's next pages
         while pages and _truncated(pages[-1]):
             pages.append(fetch(token=pages[-1]["NextContinuationToken"]))
