@@ -81,6 +81,10 @@ class ParallelLister:
             pages.append(fetch(token=pages[-1]["NextContinuationToken"]))
         if not _truncated(pages[-1]):
             return pages
+        if not page_keys(pages[-1]):  # truncated and empty: nothing to cut at
+            while _truncated(pages[-1]):
+                pages.append(fetch(token=pages[-1]["NextContinuationToken"]))
+            return pages
         return pages + self._ranges(fetch, prefix, delimiter, pages)
 
     def _cuts(
@@ -88,6 +92,8 @@ class ParallelLister:
     ) -> list[str]:
         """Boundaries inside `rng` after the last key of `page` (a full page), as full keys."""
         keys = page_keys(page)
+        if not keys:
+            return []
         last = keys[-1]
         names = [level_name(prefix, k, delimiter) for k in keys]
         end = None if rng.end is None else rng.end[len(prefix) :]

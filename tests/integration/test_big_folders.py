@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.test_budgets import put_straight
 from tests.support.helpers import hrefs, propfind
+from tests.support.rclone import rclone, remote
 from tests.support.s3proxy import KeyLoggingProxy
 
 BIG = 4500  # past the 3 pages listed one by one: the rest in ranges
@@ -96,6 +97,15 @@ def test_a_big_folder_is_listed_in_parallel_ranges_each_object_once(make_gateway
     before = gw.s3_counts()
     assert len(shown(propfind(gw, "/big/").text, "/big")) == BIG
     assert gw.s3_delta(before) == {}, "the merged listing is cached like any other"
+
+
+@pytest.mark.slow
+def test_rclone_reads_a_streamed_answer(make_gateway, filled, tmp_path):
+    """A real client: rclone's WebDAV backend lists the big folder from the chunked 207."""
+    gw = make_gateway(filled, config={"cache": QUIET})
+    done = rclone(tmp_path, "lsf", remote(gw, "other", "big"))
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split()) == names(BIG)
 
 
 @pytest.mark.slow
