@@ -17,6 +17,7 @@ A range is (start, end]: the keys after `start`, up to and including `end`.
 
 from __future__ import annotations
 
+import bisect
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -88,32 +89,102 @@ def _common_length(a: str, b: str) -> int:
     return n
 
 
+NEAR_FILL = 0.8  # a near range is sized to hold about this much of a page
+
+
+def _columns(names: Sequence[str], upto: int) -> list[str]:
+    """The alphabet of each position 0..upto: "" where the page shows a separator there,
+    else the one that holds what it shows there and at the positions after it (a page
+    of hashes starting `8`..`9` is still hex at its first position)."""
+    seen = [{n[k] for n in names if len(n) > k} for k in range(upto + 1)]
+    out: list[str] = []
+    deeper: set[str] = set()
+    for k in range(upto, -1, -1):
+        deeper |= seen[k]
+        out.append(alphabet(deeper) if alphabet(seen[k]) else "")
+    return out[::-1]
+
+
+def _value(name: str, columns: list[str]) -> int:
+    """`name`'s first positions read as a number, each position in its column's radix."""
+    v = 0
+    for k, alpha in enumerate(columns):
+        if alpha:
+            ch = name[k] if len(name) > k else alpha[0]
+            v = v * len(alpha) + min(bisect.bisect_left(alpha, ch), len(alpha) - 1)
+    return v
+
+
+def _name(v: int, columns: list[str], last: str) -> str | None:
+    """The name whose value is `v` (separators as in `last`); None past the space."""
+    out = []
+    for k in range(len(columns) - 1, -1, -1):
+        alpha = columns[k]
+        if alpha:
+            v, d = divmod(v, len(alpha))
+            out.append(alpha[d])
+        else:
+            out.append(last[k])
+    return None if v else "".join(reversed(out))
+
+
+def _near(names: Sequence[str], last: str, c: int, want: int) -> list[str]:
+    """Boundaries after `last`, the first ones spaced so each range holds about
+    NEAR_FILL of a page, read from the page's own spread (as s3p interpolates
+    between keys); then wider and wider."""
+    columns = _columns(names, min(len(last) - 1, c + 2))
+    low, high = _value(names[0], columns), _value(last, columns)
+    step = max(1, int((high - low) * NEAR_FILL))
+    out: list[str] = []
+    at, even = high, (want + 1) // 2
+    for i in range(1, want + 1):
+        # the first half a page apart, then each twice as far as the one before: what
+        # lies far off is cut again, in parallel, not one range after another
+        at += step if i <= even else step * 2 ** (i - even)
+        b = _name(at, columns, last)
+        if b is None:
+            break
+        out.append(b)
+    return out
+
+
+def _coarse(names: Sequence[str], last: str, c: int, per_level: int) -> list[str]:
+    """The next siblings of `last`'s prefixes at the positions before c, nearest level
+    first: where the page's names do not vary, the folder's may (the next month, the
+    next thousand). Positions that show a separator (`-`, `_`, `.`) have no siblings."""
+    out: list[str] = []
+    for k in range(c - 1, -1, -1):
+        alpha = alphabet(last[k])
+        taken = 0
+        for ch in alpha:
+            if ch > last[k] and taken < per_level:
+                out.append(last[:k] + ch)
+                taken += 1
+    return out
+
+
 def boundaries(names: Sequence[str], last: str, *, want: int, end: str | None = None) -> list[str]:
-    """Up to `want` names after `last` (and before `end`) to start ranges at, nearest first.
+    """Up to `want` names after `last` (and before `end`) to start ranges at, sorted.
 
     `names` are a page's names (sorted, the last one last); `last` is the name
-    the page ended at. The page varies from position c (where its first and last
-    names part); at each coarser position k < = c the next characters of the
-    alphabet seen at positions k..c give the siblings of `last[:k+1]`.
+    the page ended at. Half of them at most are coarse siblings of `last`'s
+    prefixes (a range each, cut again once it shows it is big); the rest are
+    near ones, spaced by the page's own spread so that each holds less than a
+    page and costs one LIST.
     """
     if want <= 0 or not names or not last:
         return []
     c = min(_common_length(names[0], last), len(last) - 1)
-    columns = [{n[k] for n in names if len(n) > k} for k in range(c + 1)]
-    out: list[str] = []
-    for k in range(c, -1, -1):
-        alpha = alphabet(set().union(*columns[k:]))
-        head = last[:k]
-        for ch in alpha:
-            if ch <= last[k]:
-                continue
-            b = head + ch
-            if end is not None and b >= end:
-                break
-            out.append(b)
-            if len(out) >= want:
-                return out
-    return out
+
+    def fits(b: str) -> bool:
+        return b > last and (end is None or b < end)
+
+    near = [b for b in _near(names, last, c, want) if fits(b)]
+    even = near[: (want + 1) // 2]  # the ranges of less than a page each
+    reach = even[-1] if even else last
+    coarse = [b for b in _coarse(names, last, c, max(1, want // 4)) if fits(b) and b > reach]
+    coarse = coarse[: want // 2]
+    return sorted(set(near[: want - len(coarse)] + coarse))
 
 
 def split(start: str, end: str | None, cuts: Sequence[str]) -> list[KeyRange]:

@@ -15,7 +15,7 @@ on the first such page: the ranges are dropped and the first range, which went
 on by token, goes on to the end; the lister stays sequential from then on.
 
 Bound (docs/caching.md): LIST <= ceil(n/1000) + R, R the ranges made (at most
-`max_ranges`, 4 x concurrency in resolve.py): each range ends with at most one
+`max_ranges`, 8 x concurrency in resolve.py): each range ends with at most one
 page that is not full of its own entries.
 """
 
@@ -61,7 +61,7 @@ class ParallelLister:
     """How one tree lists: sequential pages, then parallel ranges (see the top)."""
 
     def __init__(
-        self, submit: Submit, *, concurrency: int = 16, sequential: int = 3, max_ranges: int = 64
+        self, submit: Submit, *, concurrency: int = 16, sequential: int = 3, max_ranges: int = 128
     ) -> None:
         self.submit = submit
         self.concurrency = concurrency

@@ -43,7 +43,7 @@ class Resolver(TreePart):
             self.executor.submit,
             concurrency=self.settings.list_concurrency,
             sequential=self.settings.list_parallel_after,
-            max_ranges=4 * max(1, self.settings.list_concurrency),
+            max_ranges=8 * max(1, self.settings.list_concurrency),
         )
 
     def listing(self, dir_key: str, *, read_ahead: bool = False) -> Listing:

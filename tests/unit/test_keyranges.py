@@ -1,12 +1,12 @@
 """Key ranges of a big folder (s3dav/store/keyranges.py) and the lister that uses them
-(s3dav/store/parallellist.py), against an in-memory ListObjectsV2 of pure logic."""
+(s3dav/store/parallellist.py), against an in-memory ListObjectsV2 of pure logic
+(tests/support/memlist.py)."""
 
 from __future__ import annotations
 
-import bisect
+import hashlib
 import math
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 
@@ -21,58 +21,8 @@ from s3dav.store.keyranges import (
 )
 from s3dav.store.listing import build_listing
 from s3dav.store.parallellist import ParallelLister
-
-PAGE = 1000
-WHEN = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class Bucket:
-    """ListObjectsV2 over a sorted list of keys: Delimiter, ContinuationToken, StartAfter."""
-
-    def __init__(self, keys: list[str], *, honours_start_after: bool = True) -> None:
-        self.keys = sorted(keys)
-        self.honours = honours_start_after
-        self.calls: list[dict] = []
-        self._entries: dict[tuple[str, bool], list[tuple[str, bool]]] = {}
-
-    def entries(self, prefix: str, delimiter: bool) -> list[tuple[str, bool]]:
-        known = self._entries.get((prefix, delimiter))
-        if known is not None:
-            return known
-        out: list[tuple[str, bool]] = []
-        for k in self.keys:
-            if not k.startswith(prefix):
-                continue
-            rest = k[len(prefix) :]
-            if delimiter and "/" in rest:
-                cp = prefix + rest.split("/", 1)[0] + "/"
-                if not out or out[-1] != (cp, True):
-                    out.append((cp, True))
-            else:
-                out.append((k, False))
-        self._entries[(prefix, delimiter)] = out
-        return out
-
-    def page(self, prefix: str, delimiter: bool, token=None, start_after=None) -> dict:
-        self.calls.append({"token": token, "start_after": start_after})
-        entries = self.entries(prefix, delimiter)
-        after = token or (start_after if self.honours else None)
-        at = bisect.bisect_right(entries, (after, True)) if after else 0
-        chunk = entries[at : at + PAGE]
-        page = {
-            "Contents": [{"Key": k, "LastModified": WHEN} for k, cp in chunk if not cp],
-            "CommonPrefixes": [{"Prefix": k} for k, cp in chunk if cp],
-            "IsTruncated": len(entries) > at + PAGE,
-        }
-        if page["IsTruncated"]:
-            page["NextContinuationToken"] = chunk[-1][0]
-        return page
-
-    def fetch(self, prefix: str, delimiter: bool = True):
-        def fetch(token=None, start_after=None):
-            return self.page(prefix, delimiter, token, start_after)
-
-        return fetch
+from tests.support.memlist import PAGE
+from tests.support.memlist import MemoryBucket as Bucket
 
 
 @pytest.fixture(scope="module")
@@ -98,23 +48,50 @@ def test_alphabet_is_the_smallest_usual_one():
     assert alphabet("z1") == "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def test_boundaries_of_numbered_names_are_the_next_digits_then_coarser():
-    names = [f"f{i:05d}.txt" for i in range(2000, 3000)]
-    got = boundaries(names, names[-1], want=16)
-    assert got == [f"f0{d}" for d in range(3, 10)] + [f"f{d}" for d in range(1, 10)]
+def held(cuts: list[str], later: list[str]) -> list[int]:
+    """How many of `later` names each range between consecutive cuts holds."""
+    return [sum(1 for n in later if a < n <= b) for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
-def test_boundaries_of_hex_names_stay_hex():
-    names = sorted(f"0{i:03x}" for i in range(0, 0xCFF, 3))
-    got = boundaries(names, names[-1], want=40)
-    assert got[:3] == ["0d", "0e", "0f"]
-    assert got[3:] == list("123456789abcdef")
+def test_numbered_names_near_ranges_of_less_than_a_page_then_coarse_siblings():
+    every = [f"f{i:05d}.txt" for i in range(100_000)]
+    page, later = every[2000:3000], every[3000:]
+    got = boundaries(page, page[-1], want=16)
+    assert got == sorted(got) and len(got) == 16 and got[0] > page[-1]
+    near = [page[-1]] + got[:8]
+    assert all(700 <= n < 1000 for n in held(near, later))  # one LIST each
+    assert {"f1", "f2", "f3", "f4"} <= set(got)  # the next ten thousands: cut again later
+
+
+def test_hashed_names_stay_hex_and_reach_the_end_of_the_space():
+    every = sorted(hashlib.sha1(str(i).encode()).hexdigest() for i in range(20_000))
+    page, later = every[5000:6000], every[6000:]
+    got = boundaries(page, page[-1], want=16)
+    assert all(set(b) <= set("0123456789abcdef") for b in got)
+    counts = held([page[-1], *got], later)
+    assert all(n < 1000 for n in counts[:8])  # near: one LIST each
+    assert sum(counts) + sum(1 for n in later if n > got[-1]) == len(later)
+    assert sum(1 for n in later if n > got[-1]) < len(later) / 4  # wider ones cover the rest
+
+
+def test_dated_names_skip_separators_and_cut_at_the_next_months():
+    every = [
+        f"2024-{m:02d}-{d:02d}_{i:04d}.jpg"
+        for m in range(1, 13)
+        for d in range(1, 29)
+        for i in range(60)
+    ]
+    page = every[2000:3000]
+    got = boundaries(page, page[-1], want=16)
+    assert {"2024-04", "2024-05"} <= set(got)  # the next months, each cut again later
+    assert all(len(b) <= 4 or (b[4] == "-" and (len(b) <= 7 or b[7] == "-")) for b in got)
 
 
 def test_boundaries_stop_before_the_end_and_at_want():
     names = [f"f{i:05d}" for i in range(10000, 11000)]
-    assert boundaries(names, names[-1], want=16, end="f2") == [f"f1{d}" for d in range(1, 10)]
-    assert boundaries(names, names[-1], want=3) == ["f11", "f12", "f13"]
+    got = boundaries(names, names[-1], want=16, end="f2")
+    assert got and all(names[-1] < b < "f2" for b in got)
+    assert len(boundaries(names, names[-1], want=3)) == 3
     assert boundaries(names, names[-1], want=0) == []
 
 
@@ -179,8 +156,6 @@ def test_big_folders_list_every_key_once_in_ranges_within_the_bound(pool, n):
 
 
 def test_hashed_names_and_subfolders(pool):
-    import hashlib
-
     keys = [f"h/{hashlib.sha1(str(i).encode()).hexdigest()}" for i in range(7000)]
     keys += [f"h/{d:02x}/x{j}" for d in range(0, 256, 5) for j in range(3)]  # common prefixes
     bucket = Bucket(keys)
@@ -237,7 +212,7 @@ def test_a_failing_page_fails_the_listing(pool):
     real = bucket.page
 
     def page(prefix, delimiter, token=None, start_after=None):
-        if start_after and start_after.endswith("f05"):
+        if start_after:
             raise RuntimeError("S3 says no")
         return real(prefix, delimiter, token, start_after)
 
