@@ -236,6 +236,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "readahead_folders": Option(
             parse_count, 32, "subfolders listed ahead by a browse; 0 = off"
         ),
+        "list_concurrency": Option(
+            parse_count, 16, "LIST requests in flight for one big folder; 0 or 1 = page by page"
+        ),
+        "list_parallel_after": Option(
+            parse_count, 3, "pages of a folder listed one by one before it is listed in ranges"
+        ),
+        "listing_entries": Option(
+            parse_count, 500_000, "entries kept in all cached folder listings of a share"
+        ),
         "write_back": Option(parse_bool, False, "answer PUT once journalled; upload in background"),
         "write_back_delay": Option(
             parse_duration, "0.5s", "write-back starts once PUTs paused this"

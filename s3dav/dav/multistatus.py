@@ -9,6 +9,12 @@ order and declared on the root, the same escaping, `<x />` for empty elements.
 Pure logic; tests/unit/test_multistatus.py checks it against WsgiDAV's own output.
 Anything unusual (a comment, a processing instruction, a QName) raises
 `Unrenderable` and the caller falls back to WsgiDAV's path.
+
+Streamed (dav/propfind.py, big answers): `head()` gives the start of the body
+with the namespaces seen so far declared on the root, `take()` what was added
+since, `tail()` the end. A namespace first met after `head()` is declared on
+each <response> that uses it (the same document to any XML reader; not
+WsgiDAV's bytes, which cannot be had without holding the whole answer).
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ class Multistatus:
         self._tags: dict[str, tuple[str, str, str]] = {}  # name -> (open, close, empty)
         self._closers: dict[str, str] = {}  # status -> end of its <propstat>
         self._parts: list[str] = []
+        self._sealed = False  # head() was given: the root's declarations are out
+        self._late: dict[str, str] = {}  # Clark name -> URI, of namespaces met after head()
+        self._late_used: dict[str, str] = {}  # URI -> prefix, in the response being added
+        self._late_uris: set[str] = set()
         # The root comes first, so the DAV: names are fixed before any property's.
         dav = {
             local: self._qname("{DAV:}" + local)
@@ -57,6 +67,8 @@ class Multistatus:
         """ElementTree's prefix for a Clark name, assigning the next `nsN` if new."""
         q = self._qnames.get(name)
         if q is not None:
+            if self._late and name in self._late:
+                self._late_used[self._late[name]] = q.split(":", 1)[0]
             return q
         if not isinstance(name, str):
             raise Unrenderable(f"tag {name!r}")
@@ -65,10 +77,15 @@ class Multistatus:
             prefix = self._uris.get(uri)
             if prefix is None:
                 prefix = ET._namespace_map.get(uri)
-                if prefix is None:
+                if prefix is None or (self._sealed and prefix in self._uris.values()):
                     prefix = f"ns{len(self._uris)}"
                 if prefix != "xml":
                     self._uris[uri] = prefix
+                    if self._sealed:
+                        self._late_uris.add(uri)
+            if uri in self._late_uris:
+                self._late[name] = uri
+                self._late_used[uri] = prefix
             q = f"{prefix}:{local}" if prefix else local
         else:
             q = name
@@ -80,7 +97,9 @@ class Multistatus:
         tag = self._tags.get(name)
         if tag is None:
             q = self._qname(name)
-            tag = self._tags[name] = (f"<{q}>", f"</{q}>", f"<{q} />")
+            tag = (f"<{q}>", f"</{q}>", f"<{q} />")
+            if name not in self._late:  # a late one goes through _qname each time
+                self._tags[name] = tag
         return tag
 
     def add(self, href: str, props: list[tuple[str, object]]) -> None:
@@ -93,6 +112,7 @@ class Multistatus:
                 groups.setdefault(OK, []).append((name, value))
         w = self._parts.append
         tags, tag_of = self._tags, self._tag
+        start = len(self._parts)
         if href:
             w(self._response[0] + escape_cdata(href) + self._response[1])
         else:
@@ -115,6 +135,18 @@ class Multistatus:
                 closer = self._closers[status] = self._propstat_end.format(status)
             w(closer)
         w(self._response_end)
+        if self._late_used:
+            self._declare_late(start)
+
+    def _declare_late(self, start: int) -> None:
+        """Declare the namespaces met after head() on the <response> just added."""
+        decls = "".join(
+            f' xmlns:{p}="{escape_attrib(uri)}"' for uri, p in sorted(self._late_used.items())
+        )
+        self._late_used = {}
+        first = self._parts[start]
+        cut = first.index(">")  # the end of `<ns0:response`
+        self._parts[start] = first[:cut] + decls + first[cut:]
 
     def _element(self, el) -> None:
         """An element value (resourcetype, lockdiscovery, a dead property) as ET writes it."""
@@ -142,12 +174,44 @@ class Multistatus:
         if tail:
             w(escape_cdata(tail))
 
-    def to_bytes(self) -> bytes:
-        root = self._root
-        decls = "".join(
+    def _root_decls(self) -> str:
+        return "".join(
             f' xmlns{":" + p if p else ""}="{escape_attrib(uri)}"'
             for uri, p in sorted(self._uris.items(), key=lambda x: x[1])
         )
+
+    def to_bytes(self) -> bytes:
+        root = self._root
         inner = "".join(self._parts)
-        body = f"{XML_DECLARATION}<{root}{decls}" + (f">{inner}</{root}>" if inner else " />")
+        body = f"{XML_DECLARATION}<{root}{self._root_decls()}" + (
+            f">{inner}</{root}>" if inner else " />"
+        )
         return body.encode("utf-8", "xmlcharrefreplace")
+
+    # -- streamed ---------------------------------------------------------------------
+    def head(self) -> bytes:
+        """The body's start: declaration, root with the namespaces so far, what was added."""
+        self._sealed = True
+        self._late_uris = set()
+        text = f"{XML_DECLARATION}<{self._root}{self._root_decls()}>"
+        return text.encode("utf-8", "xmlcharrefreplace") + self.take()
+
+    def take(self) -> bytes:
+        """What was added since the last head() or take()."""
+        text, self._parts = "".join(self._parts), []
+        return text.encode("utf-8", "xmlcharrefreplace")
+
+    def tail(self) -> bytes:
+        return f"</{self._root}>".encode()
+
+    def mark(self) -> int:
+        return len(self._parts)
+
+    def rollback(self, mark: int) -> None:
+        """Forget a response cut short by Unrenderable."""
+        del self._parts[mark:]
+        self._late_used = {}
+
+    def add_text(self, text: str) -> None:
+        """A <response> rendered elsewhere (ElementTree, for what this writer does not do)."""
+        self._parts.append(text)

@@ -8,11 +8,23 @@ resources give their properties as before (`get_properties`). Only the answer
 is written as text rather than built as an ElementTree and serialised, which
 was most of a warm PROPFIND's CPU. A value the text writer does not handle
 sends the request down WsgiDAV's own path.
+
+Big answers are streamed (issue 15): the first `FIRST_CHUNK` responses are
+written before the answer starts; if that was all of them, the body goes with
+a Content-Length as before. Otherwise the answer has no length (cheroot sends
+it chunked; WsgiDAV then closes the connection after it) and the rest is
+written and sent `CHUNK` responses at a time, so that the XML of a folder of
+100,000 entries is never held whole. An Unrenderable value in the first chunk
+still sends the whole answer down WsgiDAV's path; one later (the headers are
+out) has its <response> alone written by ElementTree, which declares its own
+namespaces on it. A failure later (no 207 can become an error any more) cuts
+the connection: the client sees a truncated answer, never a wrong one.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -25,7 +37,10 @@ from wsgidav.dav_error import (
 from wsgidav.xml_tools import etree
 
 from s3dav.dav.multistatus import Multistatus, Unrenderable
-from s3dav.dav.wsgidav_compat import evaluate_if_headers
+from s3dav.dav.wsgidav_compat import evaluate_if_headers, quiet_streamed_answers
+
+FIRST_CHUNK = 2000  # responses written before the answer starts; no more: one body
+CHUNK = 500  # responses per chunk after it
 
 ALLPROP_BODY = "<D:propfind xmlns:D='DAV:'><D:allprop/></D:propfind>"
 PARSED_MAX = 256  # request bodies remembered as (mode, names)
@@ -109,34 +124,66 @@ def do_propfind(provider, server, environ, start_response):
 
     mode, names = read_request(environ, util.fail)
 
-    answers = []
-    for child in res.get_descendants(depth=depth, add_self=True):
+    def answer(child) -> tuple[str, list]:
         if mode == "allprop":
             props = child.get_properties("allprop")
         elif mode == "name":
             props = child.get_properties("name")
         else:
             props = child.get_properties("named", name_list=names)
-        answers.append((child.get_href(), props))
+        return child.get_href(), props
 
+    members = iter(res.get_descendants(depth=depth, add_self=True))
     if environ.get("wsgidav.dump_response_body"):
-        return wsgidav_answer(environ, start_response, answers)  # WsgiDAV's debug dump
+        return wsgidav_answer(environ, start_response, [answer(c) for c in members])  # debug dump
     out = Multistatus()
+    first: list[tuple[str, list]] = []
     try:
-        for href, props in answers:
-            out.add(href, props)
+        for child in members:
+            first.append(answer(child))
+            out.add(*first[-1])
+            if len(first) >= FIRST_CHUNK:
+                break
     except Unrenderable:
-        return wsgidav_answer(environ, start_response, answers)
-    body = out.to_bytes()
-    start_response(
-        "207 Multi-Status",
-        [
-            ("Content-Type", "application/xml; charset=utf-8"),
-            ("Date", util.get_rfc1123_time()),
-            ("Content-Length", str(len(body))),
-        ],
-    )
-    return [body]
+        return wsgidav_answer(environ, start_response, first + [answer(c) for c in members])
+    following = next(members, None)
+    headers = [
+        ("Content-Type", "application/xml; charset=utf-8"),
+        ("Date", util.get_rfc1123_time()),
+    ]
+    if following is None:
+        body = out.to_bytes()
+        start_response("207 Multi-Status", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+    del first
+    quiet_streamed_answers()
+    start_response("207 Multi-Status", headers)
+    return streamed(out, following, members, answer)
+
+
+def streamed(out: Multistatus, following, members, answer):
+    """The body of a big answer, CHUNK responses at a time (see the top)."""
+    yield out.head()
+    for n, member in enumerate(itertools.chain([following], members), 1):
+        href, props = answer(member)
+        mark = out.mark()
+        try:
+            out.add(href, props)
+        except Unrenderable:
+            out.rollback(mark)
+            out.add_text(element_response(href, props))
+        if n % CHUNK == 0:
+            yield out.take()
+    yield out.take() + out.tail()
+
+
+def element_response(href: str, props: list) -> str:
+    """One <response> as WsgiDAV builds it, serialised alone (its namespaces declared on it)."""
+    from wsgidav import xml_tools
+
+    multistatus = xml_tools.make_multistatus_el()
+    util.add_property_response(multistatus, href, props)
+    return etree.tostring(multistatus[0], encoding="unicode")
 
 
 def wsgidav_answer(environ, start_response, answers):

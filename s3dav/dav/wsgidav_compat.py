@@ -19,10 +19,15 @@ answer somewhere later. What is used, and by whom:
   the 207 text is byte for byte what WsgiDAV's serialiser writes.
 - Error answers (server/errorpages.py): `util.send_status_response` and
   `DAVError.get_response_page` are replaced.
+- A streamed 207 (dav/propfind.py) has no Content-Length: `WsgiDAVApp` logs an
+  error and a warning for it (and adds `Connection: close`); the two log
+  records are dropped by their text (`StreamedAnswerFilter`).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from xml.etree import ElementTree as ET
 
@@ -42,6 +47,40 @@ escape_attrib: Callable[[str], str] = ET._escape_attrib
 # What WsgiDAV logs (with the traceback) when a PUT body could not be written.
 PUT_FAILED_LOGGER = "wsgidav.request_server"
 PUT_FAILED_MESSAGE = "PUT: byte copy failed"
+
+# What WsgiDAVApp logs for an answer without a Content-Length, and right after it.
+APP_LOGGER = "wsgidav.wsgidav_app"
+NO_LENGTH_207 = "Missing required Content-Length header in 207-response"
+ADDING_CLOSE = "Adding 'Connection: close' header."
+
+
+class StreamedAnswerFilter(logging.Filter):
+    """Drops WsgiDAV's complaint about a 207 without a length (a streamed PROPFIND:
+    sent chunked, as HTTP/1.1 allows) and the `Connection: close` note that follows
+    it in the same thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._after = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        if text.startswith(NO_LENGTH_207):
+            self._after.flag = True
+            return False
+        if text == ADDING_CLOSE and getattr(self._after, "flag", False):
+            self._after.flag = False
+            return False
+        self._after.flag = False
+        return True
+
+
+def quiet_streamed_answers() -> None:
+    """Install StreamedAnswerFilter on WsgiDAVApp's logger (once)."""
+    logger = logging.getLogger(APP_LOGGER)
+    if not any(isinstance(f, StreamedAnswerFilter) for f in logger.filters):
+        logger.addFilter(StreamedAnswerFilter())
+
 
 STATUS_NAMES = {
     HTTP_SERVICE_UNAVAILABLE: "503 Service Unavailable",

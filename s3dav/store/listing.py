@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from s3dav.store.keys import name_of_entry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileInfo:
-    """One S3 object shown as a file. Built from a listing entry or a HEAD."""
+    """One S3 object shown as a file. Built from a listing entry or a HEAD.
+
+    Slots: a cached listing holds one per object (cache.listing_entries bounds them)."""
 
     key: str
     size: int
@@ -41,7 +43,7 @@ class FileInfo:
         return replace(self, meta_known=True, **kw)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirInfo:
     """A folder: an implicit prefix, a marker object, or both (marker: S3Tree.dir_marker_info)."""
 
@@ -191,7 +193,8 @@ def etag_md5(etag: str) -> str | None:
     """The MD5 hidden in a single-part ETag; multipart ETags ("...-3") have none."""
     etag = etag.strip('"')
     if len(etag) == 32 and "-" not in etag:
-        return etag.lower()
+        low = etag.lower()
+        return etag if low == etag else low  # one string, not two, per cached file
     return None
 
 

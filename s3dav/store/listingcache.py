@@ -3,6 +3,12 @@
 `ListingCache` keeps each folder's listing for `metadata_ttl` seconds, with one
 fetch at a time per folder so a burst of requests costs one LIST; and the
 read-ahead first pages of folders a client is likely to open next.
+
+Memory is bounded by members, not folders: a folder of 100,000 objects weighs
+as much as 10,000 folders of ten. Beyond `max_members` files and subfolders in
+all, the listings stored longest ago are dropped (each member is about 0.5 KiB:
+benchmarks/listing_memory.py); a single listing above the bound is served but
+not kept.
 """
 
 from __future__ import annotations
@@ -22,11 +28,19 @@ def _nothing() -> None:
     pass
 
 
+def members(listing: Listing) -> int:
+    """What a listing weighs in the cache's bound: its files and subfolders (at least 1)."""
+    return len(listing.files) + len(listing.dirs) + 1
+
+
 class ListingCache:
-    def __init__(self, ttl: float, max_entries: int = 20_000) -> None:
+    def __init__(self, ttl: float, max_entries: int = 20_000, max_members: int = 500_000) -> None:
         self.ttl = ttl
-        self.max_entries = max_entries
+        self.max_entries = max_entries  # folders
+        self.max_members = max_members  # their files and subfolders, in all
+        # folder -> listing, in the order they were stored (oldest first)
         self._entries: dict[str, Listing] = {}
+        self._members = 0
         # Read-ahead: folder -> (when its LIST was sent, the first page to come).
         self._ahead: dict[str, tuple[float, Future]] = {}
         self._ahead_done: set[str] = set()  # each folder is read ahead once
@@ -48,9 +62,20 @@ class ListingCache:
             if time.monotonic() - listing.fetched_at > self.ttl or (
                 dropped is not None and listing.fetched_at < dropped
             ):
-                del self._entries[dir_key]
+                self._drop(dir_key)
                 return None
             return listing
+
+    @property
+    def cached_members(self) -> int:
+        """Files and subfolders in all cached listings (what `max_members` bounds)."""
+        with self._lock:
+            return self._members
+
+    def _drop(self, dir_key: str) -> None:
+        listing = self._entries.pop(dir_key, None)
+        if listing is not None:
+            self._members -= members(listing)
 
     def get_or_fetch(self, dir_key: str, fetch: Callable[[], Listing]) -> Listing:
         listing = self.get(dir_key)
@@ -70,11 +95,20 @@ class ListingCache:
             return listing
 
     def put(self, listing: Listing) -> None:
+        weight = members(listing)
         with self._lock:
-            if len(self._entries) >= self.max_entries:
-                oldest = min(self._entries, key=lambda k: self._entries[k].fetched_at)
-                del self._entries[oldest]
+            self._drop(listing.dir_key)
+            if weight > self.max_members:
+                _log.debug(
+                    "listing of %s (%d members) is above the cache's bound", listing.dir_key, weight
+                )
+                return
+            while self._entries and (
+                len(self._entries) >= self.max_entries or self._members + weight > self.max_members
+            ):
+                self._drop(next(iter(self._entries)))  # the one stored longest ago
             self._entries[listing.dir_key] = listing
+            self._members += weight
             if len(self._flights) > 10_000:
                 self._flights.clear()  # holders keep their own reference
 
@@ -91,9 +125,10 @@ class ListingCache:
         with self._lock:
             if dir_key is None:
                 self._entries.clear()
+                self._members = 0
                 self._ahead.clear()
             else:
-                self._entries.pop(dir_key, None)
+                self._drop(dir_key)
                 self._ahead.pop(dir_key, None)
                 now = time.monotonic()
                 if len(self._dropped) >= self.max_entries:  # older ones bar nothing live
@@ -101,13 +136,14 @@ class ListingCache:
                     if len(self._dropped) >= self.max_entries:  # a flood: forget it all
                         self._dropped.clear()
                         self._entries.clear()
+                        self._members = 0
                 self._dropped[dir_key] = now
 
     def invalidate_tree(self, dir_key: str) -> None:
         """Drop the listing of `dir_key` and of every folder below it."""
         with self._lock:
             for key in [k for k in self._entries if k.startswith(dir_key)]:
-                del self._entries[key]
+                self._drop(key)
             for key in [k for k in self._ahead if k.startswith(dir_key)]:
                 del self._ahead[key]
 

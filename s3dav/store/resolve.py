@@ -19,6 +19,7 @@ from s3dav.store.heads import Heads
 from s3dav.store.keys import DIRECTORY_CONTENT_TYPE, parent_and_name
 from s3dav.store.listing import DirInfo, FileInfo, Listing, build_listing, looks_alternate
 from s3dav.store.negative import MissCheck
+from s3dav.store.parallellist import ParallelLister
 from s3dav.store.treestate import TreePart, TreeState
 
 _log = logging.getLogger(__name__)
@@ -46,6 +47,12 @@ class Resolver(TreePart):
         self.heads = heads
         self.misses = MissCheck(state, heads, lambda dir_key: self._fetch_listing(dir_key))
         self._no_restore_status = False  # the store refused OptionalObjectAttributes once
+        self.lister = ParallelLister(
+            self.executor.submit,
+            concurrency=self.settings.list_concurrency,
+            sequential=self.settings.list_parallel_after,
+            max_ranges=8 * max(1, self.settings.list_concurrency),
+        )
 
     def listing(self, dir_key: str, *, read_ahead: bool = False) -> Listing:
         """Members of a folder: cached LIST pages merged with own recent writes.
@@ -63,7 +70,14 @@ class Resolver(TreePart):
                 )
         return self.overlay.apply(raw)
 
-    def _list_page(self, prefix: str, token: str | None = None, *, delimiter: bool = True) -> dict:
+    def _list_page(
+        self,
+        prefix: str,
+        token: str | None = None,
+        *,
+        delimiter: bool = True,
+        start_after: str | None = None,
+    ) -> dict:
         """One ListObjectsV2 page: a folder's members, or (no delimiter) all keys below it.
 
         It asks for each entry's RestoreStatus (archived objects: restored or not),
@@ -74,6 +88,8 @@ class Resolver(TreePart):
             kwargs["Delimiter"] = "/"
         if token:
             kwargs["ContinuationToken"] = token
+        elif start_after:
+            kwargs["StartAfter"] = start_after
         if not self._no_restore_status:
             try:
                 return self.client.list_objects_v2(**kwargs, OptionalObjectAttributes=RESTORE)
@@ -87,12 +103,15 @@ class Resolver(TreePart):
     def _pages(
         self, prefix: str, *, delimiter: bool = True, first: dict | None = None
     ) -> list[dict]:
-        """Every page of one listing; `first` (read ahead) stands for its first request."""
-        pages = [first if first is not None else self._list_page(prefix, delimiter=delimiter)]
-        while pages[-1].get("IsTruncated") and pages[-1].get("NextContinuationToken"):
-            token = pages[-1]["NextContinuationToken"]
-            pages.append(self._list_page(prefix, token, delimiter=delimiter))
-        return pages
+        """Every page of one listing; `first` (read ahead) stands for its first request.
+
+        A big folder's pages beyond the first few come in parallel key ranges
+        (parallellist.py); small folders cost exactly their pages."""
+
+        def fetch(token: str | None = None, start_after: str | None = None) -> dict:
+            return self._list_page(prefix, token, delimiter=delimiter, start_after=start_after)
+
+        return self.lister.pages(fetch, prefix, delimiter=delimiter, first=first)
 
     def _fetch_listing(self, dir_key: str) -> Listing:
         ahead = self.listings.take_ahead(dir_key)

@@ -10,8 +10,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
 import boto3
+import botocore.session
 from botocore import handlers, utils
 from botocore.config import Config
 
@@ -134,6 +136,24 @@ class S3Settings:
     max_attempts: int = 5
 
 
+def fast_timestamp(value):
+    """S3's ISO 8601 times (one per LIST entry) read by the standard library.
+
+    botocore's own parser (dateutil) was three quarters of a LIST page's CPU:
+    64 ms of 1000 entries on the benchmark machine, 20 ms this way. Anything
+    else (HTTP dates, epoch numbers, times without a zone) goes to botocore's.
+    """
+    if isinstance(value, str) and value[:1].isdigit() and "T" in value:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed
+    return utils.parse_timestamp(value)
+
+
 def make_client(settings: S3Settings, counter: RequestCounter, *, pool_size: int = 64):
     """An S3 client whose every request is counted.
 
@@ -151,10 +171,15 @@ def make_client(settings: S3Settings, counter: RequestCounter, *, pool_size: int
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
+    core = botocore.session.Session()
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=fast_timestamp
+    )
     session = boto3.session.Session(
         aws_access_key_id=settings.access_key_id or None,
         aws_secret_access_key=settings.secret_access_key or None,
         region_name=settings.region,
+        botocore_session=core,
     )
     client = session.client("s3", endpoint_url=settings.endpoint_url or None, config=config)
     client.meta.events.register("before-sign.s3.UploadPart", UnsignedChecksummedParts(config))

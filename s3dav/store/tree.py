@@ -60,7 +60,7 @@ class S3Tree:
         self.settings = settings
         self.meta = meta_store
         self.content = content
-        self.listings = ListingCache(settings.listing_ttl)
+        self.listings = ListingCache(settings.listing_ttl, max_members=settings.listing_entries)
         self.overlay = Overlay(settings.overlay_ttl)
         state = TreeState(
             client, bucket, prefix, settings, meta_store, executor, self.listings, self.overlay

@@ -29,6 +29,9 @@ class TreeSettings:
     copy_threshold: int = 5 * 1024**3  # CopyObject's limit on AWS; larger copies go in parts
     readahead_folders: int = 32  # subfolders whose first LIST page a browse fetches ahead
     conditional_writes: bool = True  # pass If-Match/If-None-Match on to S3
+    list_concurrency: int = 16  # LIST requests in flight for one big folder; 1 = page by page
+    list_parallel_after: int = 3  # pages listed one by one before a folder is listed in ranges
+    listing_entries: int = 500_000  # entries kept in all cached listings of a tree
 
 
 @dataclass(frozen=True)

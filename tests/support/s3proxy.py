@@ -11,6 +11,8 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -72,11 +74,23 @@ def outside(found: list[Touch], allowed: dict[str, list[str]]) -> list[Touch]:
 
 
 class KeyLoggingProxy:
-    def __init__(self, upstream: str) -> None:
+    """`rewrite(method, target) -> target` changes a request on its way (a store that
+    ignores a parameter); `hold` seconds each request waits before it is forwarded, so
+    that requests sent together are seen in flight together (`max_in_flight`)."""
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        rewrite: Callable[[str, str], str] | None = None,
+        hold: float = 0.0,
+    ) -> None:
         up = urlsplit(upstream)
         self.upstream = (up.hostname, up.port)
         self.log: list[Touch] = []
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         proxy = self
 
@@ -106,13 +120,18 @@ class KeyLoggingProxy:
                 with proxy._lock:
                     proxy.requests += 1
                     proxy.log.extend(touches(self.command, self.path, headers, body))
+                    proxy.in_flight += 1
+                    proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
+                if hold:
+                    time.sleep(hold)
+                target = rewrite(self.command, self.path) if rewrite else self.path
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
                 try:
                     out_headers = {
                         k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP
                     }
                     out_headers["Content-Length"] = str(len(body))
-                    conn.request(self.command, self.path, body=body, headers=out_headers)
+                    conn.request(self.command, target, body=body, headers=out_headers)
                     resp = conn.getresponse()
                     data = resp.read()
                     self.send_response(resp.status, resp.reason)
@@ -126,6 +145,8 @@ class KeyLoggingProxy:
                         self.wfile.write(data)
                 finally:
                     conn.close()
+                    with proxy._lock:
+                        proxy.in_flight -= 1
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 

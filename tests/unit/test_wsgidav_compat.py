@@ -141,3 +141,22 @@ def test_error_rendering_can_be_replaced():
         "is_head",
     ]
     assert _params(DAVError.get_response_page) == ["self"]
+
+
+def test_a_streamed_207s_log_records_are_the_ones_the_filter_drops():
+    from wsgidav import wsgidav_app
+
+    source = inspect.getsource(wsgidav_app.WsgiDAVApp.__call__)
+    assert "Missing required Content-Length header in {statusCode}-response" in source
+    assert compat.NO_LENGTH_207.replace("207", "{statusCode}") in source
+    assert f'_logger.warning("{compat.ADDING_CLOSE}")' in source
+    assert wsgidav_app._logger.name == compat.APP_LOGGER
+    f = compat.StreamedAnswerFilter()
+
+    def record(msg: str, level: int = logging.ERROR) -> logging.LogRecord:
+        return logging.LogRecord(compat.APP_LOGGER, level, "x", 1, msg, None, None)
+
+    assert not f.filter(record(compat.NO_LENGTH_207 + ": closing connection"))
+    assert not f.filter(record(compat.ADDING_CLOSE, logging.WARNING))
+    assert f.filter(record(compat.ADDING_CLOSE, logging.WARNING))  # not after a 207: kept
+    assert f.filter(record("Missing required Content-Length header in 200-response: x"))
