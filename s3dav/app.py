@@ -29,10 +29,10 @@ from s3dav.dav.faults import S3ErrorMapper, quiet_mapped_put_failures
 from s3dav.dav.provider import S3Provider
 from s3dav.dav.safety import SafeContent
 from s3dav.dav.webui import UiAssets
+from s3dav.networks import parse_networks
 from s3dav.preflight import check_buckets, ready_probe
 from s3dav.replicas import SharedState, join_bus, shared_state
 from s3dav.server.auth import ReadOnlyShareGuard, ShareDomainController
-from s3dav.server.clientaddr import parse_networks
 from s3dav.server.errorpages import PlainErrorPrinter, RealmAuthenticator
 from s3dav.server.errorpages import install as install_error_pages
 from s3dav.server.events import EventsEndpoint, events_config
@@ -41,6 +41,7 @@ from s3dav.server.metrics import Metrics
 from s3dav.server.middleware import GatewayApp
 from s3dav.server.sharelinks import ShareLinks, share_links_config
 from s3dav.server.throttle import LoginThrottle
+from s3dav.store.objectargs import share_client
 from s3dav.store.quickhead import make_quick_head
 from s3dav.store.s3client import RequestCounter, S3Settings, make_client
 from s3dav.store.staleuploads import StaleUploadSweeper
@@ -170,6 +171,8 @@ def build_sweeper(cfg: Config, client, in_flight: InFlightUploads) -> StaleUploa
 def tree_settings(cfg: Config) -> TreeSettings:
     return TreeSettings(
         listing_ttl=cfg.cache["metadata_ttl"],
+        # with events, the store tells of each change: a miss needs no check of its own
+        negative_ttl=0.0 if cfg.events["token"] else cfg.cache["negative_ttl"],
         overlay_ttl=cfg.cache["overlay_ttl"],
         head_unseen=cfg.cache["head_unseen"],
         readahead_folders=cfg.cache["readahead_folders"],
@@ -217,10 +220,12 @@ def parts_closers(cfg: Config, parts: Parts) -> list[Callable[[], object]]:
     ]
 
 
-def build_writeback(cfg: Config, parts: Parts, directory: Path) -> WriteBack:
+def build_writeback(cfg: Config, parts: Parts, directory: Path, share: Share) -> WriteBack:
+    """A store's journal; its uploads carry the store's storage class and encryption
+    (config.py: the shares of one store agree on them)."""
     return WriteBack(
         directory,
-        parts.client,
+        share_client(parts.client, share.objects),
         part_size=cfg.s3["part_size"],
         threshold=cfg.s3["multipart_threshold"],
         delay=cfg.cache["write_back_delay"],
@@ -263,9 +268,14 @@ def build_stores(
 
 
 def build_tree(share: Share, store: Store, parts: Parts, shared: SharedState | None) -> S3Tree:
-    """One share's S3 access on its store; joined to the replicas' bus when there is one."""
+    """One share's S3 access on its store; joined to the replicas' bus when there is one.
+
+    Its client adds the share's storage class and encryption to every object call
+    (store/objectargs.py). SSE-C shares get no QuickHead: its raw HEADs carry no key.
+    """
+    sse_c = share.objects.sse_c_key is not None
     tree = S3Tree(
-        parts.client,
+        share_client(parts.client, share.objects),
         share.bucket,
         share.prefix,
         settings=parts.tree_settings,
@@ -273,7 +283,7 @@ def build_tree(share: Share, store: Store, parts: Parts, shared: SharedState | N
         executor=parts.executor,
         content=parts.content,
         writeback=store.writeback,
-        quick_head=make_quick_head(parts.client, share.bucket, parts.counter),
+        quick_head=None if sse_c else make_quick_head(parts.client, share.bucket, parts.counter),
         after_put=parts.after_put,
         checksums=parts.checksums,
         part_pool=parts.part_pool,

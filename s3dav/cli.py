@@ -133,7 +133,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_hash_password(_args) -> int:
-    from s3dav.server.auth import hash_password
+    from s3dav.passwords import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")

@@ -26,8 +26,9 @@ from s3dav.options import (
     parse_size,
     parse_str,
 )
-from s3dav.server.auth import password_hash_problem
+from s3dav.passwords import password_hash_problem
 from s3dav.store.keys import BadPath, normalize_prefix
+from s3dav.store.objectargs import SSE_MODES, STORAGE_CLASSES, ObjectArgs, decode_sse_c_key
 
 
 class ListenError(ConfigError):
@@ -48,6 +49,10 @@ SHARE_KEYS = {
     "downloads",
     "redirect_threshold",
     "redirect_expiry",
+    "storage_class",
+    "sse",
+    "sse_kms_key_id",
+    "sse_c_key_env",
 }
 MIN_LINK_KEY = 16  # characters of share_links.key: an HMAC key, not a password
 MIN_EVENTS_TOKEN = 16  # characters of events.token: a shared secret, not a password
@@ -70,6 +75,9 @@ class Share:
     downloads: str = "proxy"
     redirect_threshold: int = 8 * 1024**2
     redirect_expiry: float = 300.0
+    # Storage class and server-side encryption of what the share writes (issue 16,
+    # store/objectargs.py); the SSE-C key itself is read from the environment.
+    objects: ObjectArgs = field(default_factory=ObjectArgs)
 
 
 @dataclass
@@ -138,11 +146,25 @@ _K8S_SERVICE_LINK = re.compile(
 )
 
 
-def env_overrides(environ: dict) -> dict:
-    """S3DAV_<SECTION>__<KEY>=value; S3DAV_SHARES / S3DAV_USERS take YAML."""
+def key_env_names(shares: Any) -> set[str]:
+    """The variables shares name as `sse_c_key_env`: secrets, not settings, even when
+    they are called S3DAV_SOMETHING."""
+    if not isinstance(shares, list):
+        return set()
+    return {
+        str(s["sse_c_key_env"]) for s in shares if isinstance(s, dict) and s.get("sse_c_key_env")
+    }
+
+
+def env_overrides(environ: dict, secrets: set[str] = frozenset()) -> dict:
+    """S3DAV_<SECTION>__<KEY>=value; S3DAV_SHARES / S3DAV_USERS take YAML.
+
+    `secrets` (shares' sse_c_key_env) are left alone."""
     raw: dict = {}
     for name, value in environ.items():
         if not name.startswith("S3DAV_") or _K8S_SERVICE_LINK.fullmatch(name):
+            continue
+        if name in secrets:
             continue
         rest = name[len("S3DAV_") :].lower()
         if rest in ("shares", "users"):
@@ -223,7 +245,53 @@ def _download_settings(item: dict, where: str) -> dict:
     }
 
 
-def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
+def _object_args(item: dict, where: str, environ: dict) -> ObjectArgs:
+    """A share's storage_class, sse, sse_kms_key_id and sse_c_key_env, checked now:
+    a wrong class or a bad key is a start-up error, not a failed PUT later."""
+    storage_class = item.get("storage_class")
+    if storage_class is not None:
+        storage_class = choice(*STORAGE_CLASSES)(storage_class, f"{where}.storage_class")
+    sse = choice(*SSE_MODES)(item.get("sse", "none"), f"{where}.sse")
+    kms_key_id = item.get("sse_kms_key_id")
+    if kms_key_id is not None:
+        if sse != "aws:kms":
+            raise ConfigError(f"{where}.sse_kms_key_id: needs sse: aws:kms")
+        kms_key_id = parse_str(kms_key_id, f"{where}.sse_kms_key_id")
+    key_env, sse_c_key = item.get("sse_c_key_env"), None
+    if key_env is not None:
+        key_env = parse_str(key_env, f"{where}.sse_c_key_env")
+        if sse != "none":
+            raise ConfigError(f"{where}.sse_c_key_env: SSE-C excludes sse: {sse}")
+        if item.get("downloads") == "redirect":
+            # a browser following a presigned URL cannot send the SSE-C key headers
+            raise ConfigError(f"{where}.downloads: redirect cannot be used with SSE-C")
+        if not environ.get(key_env):
+            raise ConfigError(f"{where}.sse_c_key_env: environment variable {key_env} is not set")
+        try:
+            sse_c_key = decode_sse_c_key(environ[key_env])
+        except ValueError as exc:  # never the value: it is a secret
+            raise ConfigError(f"{where}.sse_c_key_env: {key_env} {exc}") from None
+    return ObjectArgs(
+        storage_class=storage_class,
+        sse=None if sse == "none" else sse,
+        kms_key_id=kms_key_id,
+        sse_c_key=sse_c_key,
+    )
+
+
+def _same_objects(shares: list[Share]) -> None:
+    """Shares over one bucket and prefix see the same objects: one way to write them."""
+    seen: dict[tuple[str, str], Share] = {}
+    for share in shares:
+        first = seen.setdefault((share.bucket, share.prefix), share)
+        if first.objects != share.objects:
+            raise ConfigError(
+                f"shares {first.path} and {share.path}: one bucket and prefix, "
+                "different storage_class or encryption"
+            )
+
+
+def _shares(raw: dict, auth: str, users: dict, environ: dict) -> list[Share]:
     given = raw.get("shares") or []
     if not isinstance(given, list):
         raise ConfigError("shares: expected a list")
@@ -264,11 +332,13 @@ def _shares(raw: dict, auth: str, users: dict) -> list[Share]:
                     item.get("inline_active_content", False), f"{where}.inline_active_content"
                 ),
                 **_download_settings(item, where),
+                objects=_object_args(item, where, environ),
             )
         )
     paths = [s.path for s in shares]
     if len(set(paths)) != len(paths):
         raise ConfigError("shares: two shares have the same path")
+    _same_objects(shares)
     return shares
 
 
@@ -339,7 +409,7 @@ def build(raw: dict, environ: dict | None = None) -> Config:
     if not 1024 <= sections["events"]["max_body"] <= 64 * 1024**2:
         raise ConfigError("events.max_body: must be from 1KiB to 64MiB")
     users = _users(raw)
-    shares = _shares(raw, sections["server"]["auth"], users)
+    shares = _shares(raw, sections["server"]["auth"], users, environ)
     if sections["server"]["auth"] == "basic" and not users:
         raise ConfigError("server.auth: basic needs at least one entry in users")
     return Config(tls=_tls(raw), shares=shares, users=users, **sections)
@@ -349,7 +419,12 @@ def load(path: str | None, flags: dict, environ: dict | None = None) -> Config:
     """Defaults < file < environment < flags. `flags` holds only flags given."""
     environ = dict(os.environ) if environ is None else environ
     raw: dict = read_file(path) if path else {}
-    raw = merge(raw, env_overrides(environ))
+    secrets = key_env_names(raw.get("shares"))
+    try:
+        secrets |= key_env_names(yaml.safe_load(environ.get("S3DAV_SHARES") or "[]"))
+    except yaml.YAMLError:
+        pass  # env_overrides says so
+    raw = merge(raw, env_overrides(environ, secrets))
     for section, key, option in flagged():
         value = flags.get(flag_dest(option.flag))
         if value is not None:

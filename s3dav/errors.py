@@ -20,6 +20,14 @@ DENIED = frozenset({"AccessDenied", "403", "AllAccessDisabled"})
 BAD_CREDENTIALS = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"})
 BUSY = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"})
 UNAVAILABLE_STATUS = frozenset({500, 502, 503, 504})
+# An archived object (GLACIER, DEEP_ARCHIVE, an Intelligent-Tiering archive tier) that is
+# not restored: GetObject answers InvalidObjectState, CopyObject ObjectNotInActiveTierError.
+ARCHIVED = frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"})
+RESTORING = frozenset({"RestoreAlreadyInProgress"})
+NOT_ARCHIVED = frozenset({"ObjectAlreadyInActiveTierError"})  # a restore of a readable object
+# What a store answers for a request parameter it does not know (OptionalObjectAttributes).
+UNKNOWN_PARAMETER = frozenset({"InvalidArgument", "NotImplemented", "InvalidRequest"})
+ARCHIVED_HOW = "restore it first: PROPPATCH its s3dav:restore property (docs/CLIENTS.md)"
 # Operations whose NoSuchKey means "the object an IfMatch named is gone" (a lost update).
 CONDITIONAL_WRITES = frozenset({"PutObject", "CompleteMultipartUpload"})
 
@@ -29,6 +37,9 @@ TABLE: dict[str, tuple[int, str]] = {
     **{c: (403, "S3 denied access") for c in DENIED | BAD_CREDENTIALS},
     **{c: (503, "S3 is unavailable") for c in BUSY | NO_BUCKET},
     **{c: (404, "not found in S3") for c in NOT_FOUND},
+    **{c: (409, f"the object is archived; {ARCHIVED_HOW}") for c in ARCHIVED},
+    **{c: (409, "a restore of the object is already in progress") for c in RESTORING},
+    **{c: (409, "the object is not archived: it reads without a restore") for c in NOT_ARCHIVED},
 }
 
 
@@ -91,11 +102,44 @@ def is_denied(exc: BaseException) -> bool:
     )
 
 
+def is_archived(exc: BaseException) -> bool:
+    """S3 will not read the object until it is restored from its archive class."""
+    return is_client_error(exc) and s3_code(exc) in ARCHIVED
+
+
+def refuses_parameter(exc: BaseException) -> bool:
+    """The store does not know an optional parameter (400/501 for a request S3 takes)."""
+    return is_client_error(exc) and (
+        s3_code(exc) in UNKNOWN_PARAMETER or s3_status(exc) in (400, 501)
+    )
+
+
+def archived_words(exc: BaseException) -> str:
+    """The archived answer, naming the storage class when S3 said it."""
+    error = getattr(exc, "response", {}).get("Error", {})
+    where = error.get("StorageClass") or "an archive storage class"
+    tier = f", {error['AccessTier']} tier" if error.get("AccessTier") else ""
+    return f"the object is archived ({where}{tier}); {ARCHIVED_HOW}"
+
+
 def is_unreachable(exc: BaseException) -> bool:
     """No answer from S3 at all: refused, reset, timed out (botocore's retries spent)."""
     from botocore.exceptions import ConnectionError, HTTPClientError, ReadTimeoutError
 
     return isinstance(exc, ConnectionError | ReadTimeoutError | HTTPClientError)
+
+
+def code_failure(code: str) -> Failure | None:
+    """The answer the table gives for an S3 error code, if it knows the code."""
+    if code not in TABLE:
+        return None
+    status, words = TABLE[code]
+    return Failure(status, f"{words} ({code})" if status == 503 else words)
+
+
+def key_failure(code: str) -> Failure:
+    """The answer for one key of a batch: DeleteObjects' <Error> entries carry only a code."""
+    return code_failure(code) or Failure(500, f"S3 error {code or 'without a code'}")
 
 
 def classify(exc: BaseException) -> Failure:
@@ -107,11 +151,11 @@ def classify(exc: BaseException) -> Failure:
         if code in NOT_FOUND and getattr(exc, "operation_name", "") in CONDITIONAL_WRITES:
             # a write answers NoSuchKey only when its IfMatch names a missing object
             return Failure(412, "the object no longer exists")
-        if code in TABLE:
-            status_for, words = TABLE[code]
-            if status_for == 503:
-                words = f"{words} ({code})"
-            return Failure(status_for, words)
+        if code in ARCHIVED:
+            return Failure(409, archived_words(exc))
+        known = code_failure(code)
+        if known is not None:
+            return known
         if status == 412:
             return Failure(412, "precondition failed")
         if status == 403:

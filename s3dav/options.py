@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from s3dav.networks import parse_networks
 from s3dav.redis_url import parse_redis_url
-from s3dav.server.clientaddr import parse_networks
 
 
 class ConfigError(ValueError):
@@ -226,6 +226,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "dir": Option(parse_str, "~/.cache/s3dav", "cache directory", "--cache-dir"),
         "size": Option(parse_size, "10GiB", "content cache bound; 0 = off"),
         "metadata_ttl": Option(parse_duration, "30s", "how long a folder listing is trusted"),
+        "negative_ttl": Option(
+            parse_duration, "3s", "a read of a path a listing lacks asks S3 this often; 0 = never"
+        ),
         "overlay_ttl": Option(
             parse_duration, "300s", "how long own writes are merged into listings"
         ),

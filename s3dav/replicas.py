@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from s3dav.config import Config, ConfigError
 from s3dav.redis_url import RedisTarget, parse_redis_url
+from s3dav.store.events import CREATED, REMOVED, stale_folders
 
 if TYPE_CHECKING:
     from s3dav.store.stores import StoreIdentity
@@ -181,16 +182,6 @@ class RedisPropertyManager:
         self._r.close()
 
 
-def folders_touched(key: str) -> list[str]:
-    """The cached folder listings a change of `key` makes stale: its parent folder.
-
-    `key` is a file key (`a/b.txt`) or a folder key (`a/b/`); the parent of both is `a/`.
-    """
-    trimmed = key[:-1] if key.endswith("/") else key
-    parent = trimmed.rsplit("/", 1)[0] + "/" if "/" in trimmed else ""
-    return [parent]
-
-
 class ListingBus:
     """Publish own changes; let the other replicas drop what went stale in their caches."""
 
@@ -300,7 +291,13 @@ def join_bus(bus: ListingBus, tree: S3Tree) -> None:
         if not key.startswith(tree.prefix):
             return
         tree.overlay.forget(key, whole_tree)
-        for folder in folders_touched(key):
+        # A change may have made a folder (a file in a new one) or emptied one (its last
+        # file gone): the listings above the key's parent that this replica holds and
+        # that either would make stale go too (store/events.py `stale_folders`).
+        peek = tree.listings.get
+        stale = set(stale_folders(key, CREATED, tree.prefix, peek))
+        stale.update(stale_folders(key, REMOVED, tree.prefix, peek))
+        for folder in stale:
             tree.listings.invalidate(folder)
         if whole_tree:
             tree.listings.invalidate_tree(key)

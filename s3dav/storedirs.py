@@ -69,7 +69,7 @@ def open_stores(
     cfg: Config,
     cache_dir: Path,
     props_for: Callable[[StoreIdentity], object] | None,
-    new_writeback: Callable[[Path], WriteBack] | None,
+    new_writeback: Callable[[Path, Share], WriteBack] | None,
     closers: list,
 ) -> dict[StoreIdentity, Store]:
     """One Store per distinct endpoint + bucket + prefix, each in its own directory.
@@ -96,7 +96,7 @@ def open_stores(
         writeback = None
         if new_writeback is not None:
             try:
-                writeback = new_writeback(directory / "writeback")
+                writeback = new_writeback(directory / "writeback", share)
             except JournalInUse as exc:
                 raise ConfigError(f"share {share.path}: {exc}") from None
             closers.append(writeback.close)

@@ -9,6 +9,7 @@ from wsgidav import util
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_INTERNAL_ERROR, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVNonCollection
 
+from s3dav.dav import archive
 from s3dav.dav.common import (
     GETCONTENTLENGTH,
     GETETAG,
@@ -101,7 +102,9 @@ class S3File(S3Resource, DAVNonCollection):
         names = super().get_property_names(is_allprop=is_allprop)
         if not is_allprop and self.info and self.info.md5:
             names.append(OC_CHECKSUMS)
-        return names
+        return names + archive.extra_names(
+            self.info, archive.share_class(self.tree), is_allprop=is_allprop
+        )
 
     def get_property_value(self, name):
         info = self.info
@@ -109,6 +112,8 @@ class S3File(S3Resource, DAVNonCollection):
             if not (info and info.md5):
                 raise DAVError(HTTP_NOT_FOUND, "no MD5 known for this object")
             return checksums_element(info.md5)
+        if name in (archive.STORAGE_CLASS, archive.RESTORE):
+            return archive.property_value(info, name, archive.share_class(self.tree))
         if info is not None:
             # What WsgiDAV's generic getter answers, without its dispatch (PROPFIND of 2000).
             if name == GETLASTMODIFIED:
@@ -120,6 +125,14 @@ class S3File(S3Resource, DAVNonCollection):
             if name == GETETAG and info.etag is not None:
                 return info.etag
         return super().get_property_value(name)
+
+    def set_property_value(self, name, value, *, dry_run=False):
+        """PROPPATCH s3dav:restore asks S3 to restore an archived file (dav/archive.py)."""
+        if name == archive.RESTORE:
+            return archive.request_restore(self.tree, self.info, self.path, value, dry_run=dry_run)
+        if name == archive.STORAGE_CLASS:
+            raise DAVError(HTTP_FORBIDDEN, "s3dav:storage-class is set per share")
+        return super().set_property_value(name, value, dry_run=dry_run)
 
     def support_ranges(self):
         return True

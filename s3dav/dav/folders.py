@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from wsgidav import util
-from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_INTERNAL_ERROR, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dav_provider import DAVCollection
 
 from s3dav.dav.common import S3Resource, child_key
@@ -13,6 +13,7 @@ from s3dav.dav.conventions import client_mtime, requested_time
 from s3dav.dav.faults import as_s3_error
 from s3dav.dav.files import S3File
 from s3dav.dav.request import RESOLVED, forget_resolved
+from s3dav.errors import key_failure
 from s3dav.store.keys import FOLDER_SUFFIX, tree_dest_keys
 from s3dav.store.listing import DirInfo, FileInfo
 
@@ -154,10 +155,16 @@ class S3Collection(S3Resource, DAVCollection):
         except Exception as exc:
             raise as_s3_error(exc, f"deleting {self.path}") from exc
         forget_resolved(self.environ)
-        return [
-            (self.get_href(), DAVError(HTTP_INTERNAL_ERROR, f"{key}: {reason}"))
-            for key, reason in errors
-        ]
+        return self._refused(errors)
+
+    def _refused(self, errors: list[tuple[str, str]], dir_key=None, href=None) -> list:
+        """(href, DAVError) for each member S3 would not delete, for a 207."""
+        out = []
+        for key, code in errors:
+            failure = key_failure(code)
+            error = DAVError(failure.status, f"{key}: {failure.reason}")
+            out.append((self._member_href(key, dir_key, href), error))
+        return out
 
     def delete(self):
         self.provider.check_writable()
@@ -195,12 +202,15 @@ class S3Collection(S3Resource, DAVCollection):
         self._mark_created(dest_path)
         return self._copy_tree(dest_path, move=True) or True
 
-    def _member_href(self, key: str) -> str:
-        """The href of the object `key` below this folder, for a 207 answer."""
-        rel = key[len(self.dir_key) :]
+    def _member_href(self, key: str, dir_key: str | None = None, href: str | None = None) -> str:
+        """The href of the object `key` below this folder (or below the folder `dir_key`
+        at `href`: a copy's destination), for a 207 answer."""
+        dir_key = self.dir_key if dir_key is None else dir_key
+        href = self.get_href() if href is None else href
+        rel = key[len(dir_key) :]
         if not rel:
-            return self.get_href()
-        return self.get_href().rstrip("/") + "/" + util.quote(rel)
+            return href
+        return href.rstrip("/") + "/" + util.quote(rel)
 
     def _copy_tree(self, dest_path: str, *, move: bool) -> list:
         """Server-side copy of the whole folder; a move deletes only what was copied.
@@ -210,7 +220,7 @@ class S3Collection(S3Resource, DAVCollection):
         dst_dir = self._tree_dest_key(dest_path)
         dest = self.provider.get_resource_inst(dest_path, self.environ)
         try:
-            failed = self._copy_members(dst_dir, dest, move=move)
+            failed = self._copy_members(dst_dir, dest, dest_path, move=move)
         except DAVError:
             raise
         except Exception as exc:
@@ -232,7 +242,7 @@ class S3Collection(S3Resource, DAVCollection):
             raise DAVError(HTTP_FORBIDDEN, f"{dest_path} is {self.path} or below it")
         return dst_dir
 
-    def _copy_members(self, dst_dir: str, dest, *, move: bool) -> list:
+    def _copy_members(self, dst_dir: str, dest, dest_path: str, *, move: bool) -> list:
         """Copy every object below this folder to `dst_dir`, then delete what the copy
         replaced and, for a move, the sources.
 
@@ -245,8 +255,8 @@ class S3Collection(S3Resource, DAVCollection):
         copied, errors = self.tree.copy_tree(self.dir_key, dst_dir)
         if errors:
             return [(self._member_href(k), as_s3_error(exc, f"copying {k}")) for k, exc in errors]
-        self._drop_replaced(dest, old_keys, copied, dst_dir)
-        return self._delete_sources(copied) if move else []
+        failed = self._drop_replaced(dest, old_keys, copied, dst_dir, dest_path)
+        return failed + (self._delete_sources(copied) if move else [])
 
     def _keys_at(self, dest, dst_dir: str) -> list[str]:
         """The keys already below a destination folder (before the copy)."""
@@ -254,23 +264,23 @@ class S3Collection(S3Resource, DAVCollection):
             return []
         return [e["Key"] for e in self.tree.list_all(dst_dir)]
 
-    def _drop_replaced(self, dest, old_keys: list[str], copied: list[str], dst_dir: str) -> None:
+    def _drop_replaced(
+        self, dest, old_keys: list[str], copied: list[str], dst_dir: str, dest_path: str
+    ) -> list:
         """What was at the destination and the copy did not overwrite goes (RFC 4918 9.8.4),
-        with the destination's dead properties."""
+        with the destination's dead properties; (href, DAVError) of each that S3 kept."""
         new_keys = set(tree_dest_keys(copied, self.dir_key, dst_dir).values())
         stale = [k for k in old_keys if k not in new_keys]
         if dest is not None and not dest.is_collection:
             stale.append(dest.key)
-        if stale:
-            self.tree.remove_keys(stale)
+        errors = self.tree.remove_keys(stale) if stale else []
         if dest is not None:
             dest.remove_all_properties(recursive=True)
+        return self._refused(errors, dst_dir, util.quote(self.provider.share_path + dest_path))
 
     def _delete_sources(self, copied: list[str]) -> list:
         """After a move's copy: delete the sources (and an old `_$folder$` marker)."""
         failed = self.tree.remove_moved_tree(
             self.dir_key, copied + [self.dir_key.rstrip("/") + FOLDER_SUFFIX]
         )
-        return [
-            (self._member_href(k), DAVError(HTTP_INTERNAL_ERROR, f"{k}: {r}")) for k, r in failed
-        ]
+        return self._refused(failed)

@@ -25,7 +25,7 @@ from s3dav.dav.faults import as_s3_error
 from s3dav.dav.files import S3File
 from s3dav.dav.folders import S3Collection
 from s3dav.dav.propfind import do_propfind, finite_depth
-from s3dav.dav.request import RESOLVED, forget_resolved
+from s3dav.dav.request import RESOLVED, forget_resolved, rechecks_misses
 from s3dav.dav.wsgidav_compat import request_server
 from s3dav.store.keys import BadPath, path_to_key
 from s3dav.store.listing import DirInfo
@@ -115,7 +115,11 @@ class S3Provider(DAVProvider):
             res = S3Collection("/", environ, DirInfo(key=self.tree.prefix))
         else:
             try:
-                info = self.tree.stat(key, want_dir=wants_collection(path, environ))
+                info = self.tree.stat(
+                    key,
+                    want_dir=wants_collection(path, environ),
+                    recheck=rechecks_misses(environ),
+                )
             except Exception as exc:
                 raise as_s3_error(exc, f"looking up {path}") from exc
             if info is None:

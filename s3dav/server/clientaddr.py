@@ -11,24 +11,11 @@ a client cannot pick its own throttling key by sending one.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from s3dav.networks import Network
 
 # The WSGI environ key under which GatewayApp leaves the request's client address.
 CLIENT_ADDR = "s3dav.client_addr"
-
-
-def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
-    """Addresses or CIDR ranges ("10.0.0.0/8", "::1"); ValueError names a bad one."""
-    nets = []
-    for item in items:
-        text = str(item).strip()
-        try:
-            nets.append(ipaddress.ip_network(text, strict=False))
-        except ValueError:
-            raise ValueError(f"not an IP address or network: {text!r}") from None
-    return tuple(nets)
 
 
 def parse_hop(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qs
 
+from s3dav.passwords import hash_password
 from s3dav.server import linkpages
-from s3dav.server.auth import LOGIN_REFUSED, ShareDomainController, hash_password
+from s3dav.server.auth import LOGIN_REFUSED, ShareDomainController
 from s3dav.server.linkcommon import (
     LINKS_PATH,
     PUBLIC_PREFIX,

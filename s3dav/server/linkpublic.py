@@ -16,8 +16,8 @@ import time
 from urllib.parse import parse_qs, quote
 
 from s3dav.dav.browser import Row
+from s3dav.passwords import verify_password
 from s3dav.server import linkpages
-from s3dav.server.auth import verify_password
 from s3dav.server.clientaddr import request_client
 from s3dav.server.formupload import ChunkReader, FormError, FormFile, boundary_of
 from s3dav.server.linkcommon import (

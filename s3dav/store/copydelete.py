@@ -55,7 +55,7 @@ class CopyDelete(TreePart):
         self.overlay.delete_file(key)
 
     def delete_keys(self, keys: list[str]) -> list[tuple[str, str]]:
-        """Batched DeleteObjects; returns (key, reason) for each failure."""
+        """Batched DeleteObjects; returns (key, S3 error code) for each key S3 refused."""
         errors: list[tuple[str, str]] = []
         for i in range(0, len(keys), DELETE_BATCH):
             batch = keys[i : i + DELETE_BATCH]
@@ -64,8 +64,33 @@ class CopyDelete(TreePart):
                 Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
             )
             for err in resp.get("Errors", []) or []:
-                errors.append((err.get("Key", ""), err.get("Message") or err.get("Code", "")))
+                errors.append((err.get("Key", ""), err.get("Code", "")))
         return errors
+
+    def remove_keys(self, keys: list[str]) -> list[tuple[str, str]]:
+        """delete_keys; each key that went is shown gone at once (read-your-writes), each
+        one S3 refused stays shown: it is still there."""
+        errors = self.delete_keys(keys)
+        self._shown_gone(keys, errors)
+        return errors
+
+    def remove_moved_tree(self, dir_key: str, keys: list[str]) -> list[tuple[str, str]]:
+        """delete_keys of every key below `dir_key`: once all are gone, nothing below it
+        is shown (one mark for the tree); if S3 refused some, only the others are."""
+        errors = self.delete_keys(keys)
+        if errors:
+            # What is left is listed anew: a subfolder may be gone or still there.
+            self._shown_gone(keys, errors)
+            self.listings.invalidate_tree(dir_key)
+        else:
+            self.overlay.delete_tree(dir_key)
+        return errors
+
+    def _shown_gone(self, keys: list[str], errors: list[tuple[str, str]]) -> None:
+        refused = {key for key, _ in errors}
+        for key in keys:
+            if key not in refused:
+                self.overlay.delete_file(key)
 
     def delete_tree(self, dir_key: str) -> list[tuple[str, str]]:
         """Remove a folder, everything below it and all its marker forms."""
@@ -75,9 +100,9 @@ class CopyDelete(TreePart):
         keys.append(dir_key.rstrip("/") + FOLDER_SUFFIX)
         if dir_key not in keys:
             keys.append(dir_key)
-        errors = self.delete_keys(keys)
-        self.overlay.delete_tree(dir_key)
-        return errors
+        if dir_key not in keys:
+            keys.append(dir_key)
+        return self.remove_moved_tree(dir_key, keys)
 
     def copy_object(
         self,
@@ -87,12 +112,17 @@ class CopyDelete(TreePart):
         *,
         metadata=None,
         content_type: str | None = None,
+        storage_class: str | None = None,
     ) -> FileInfo:
-        """Server-side copy; above 5 GiB in parts with UploadPartCopy."""
+        """Server-side copy; above 5 GiB in parts with UploadPartCopy.
+
+        The copy keeps the source's `storage_class` when it is known (S3 would
+        write STANDARD); else the share's (store/objectargs.py adds it).
+        """
         source = {"Bucket": self.bucket, "Key": src_key}
-        extra = {}
+        extra = {"StorageClass": storage_class} if storage_class else {}
         if metadata is not None:
-            extra = {"Metadata": metadata, "MetadataDirective": "REPLACE"}
+            extra.update(Metadata=metadata, MetadataDirective="REPLACE")
             if content_type:
                 extra["ContentType"] = content_type
         if size <= self.settings.copy_threshold:
@@ -102,13 +132,15 @@ class CopyDelete(TreePart):
             etag = resp["CopyObjectResult"]["ETag"].strip('"')
         else:
             etag = self._copy_in_parts(source, dst_key, size, extra)
-        return FileInfo(key=dst_key, size=size, etag=etag, last_modified=time.time())
+        now = time.time()
+        return FileInfo(dst_key, size, etag, now, storage_class=storage_class)
 
     def _copy_in_parts(self, source: dict, dst_key: str, size: int, extra: dict) -> str:
         create = {k: v for k, v in extra.items() if k != "MetadataDirective"}
         if "Metadata" not in create:
             head = self.client.head_object(Bucket=source["Bucket"], Key=source["Key"])
             create = {
+                **create,
                 "Metadata": head.get("Metadata", {}),
                 "ContentType": head.get("ContentType", "application/octet-stream"),
             }
@@ -147,7 +179,7 @@ class CopyDelete(TreePart):
     def copy_file(self, src: FileInfo, dst_key: str) -> FileInfo:
         self.commits.flush(src.key)
         self.commits.flush(dst_key)
-        info = self.copy_object(src.key, dst_key, src.size)
+        info = self.copy_object(src.key, dst_key, src.size, storage_class=src.storage_class)
         if src.meta_known:  # the copy's metadata is the source's: no HEAD when listed
             record = meta_record(
                 dict(src.keep),
@@ -170,7 +202,12 @@ class CopyDelete(TreePart):
         metadata.setdefault("mode", str(FILE_MODE))
         content_type = head.get("ContentType") or "application/octet-stream"
         new = self.copy_object(
-            info.key, info.key, info.size, metadata=metadata, content_type=content_type
+            info.key,
+            info.key,
+            info.size,
+            metadata=metadata,
+            content_type=content_type,
+            storage_class=info.storage_class,
         )
         md5 = etag_md5(new.etag) or info.md5
         meta = meta_record(metadata, md5=md5, content_type=content_type, mtime=mtime)
@@ -196,7 +233,8 @@ class CopyDelete(TreePart):
         def one(entry: dict):
             src_key = entry["Key"]
             dst_key = targets[src_key]
-            info = self.copy_object(src_key, dst_key, int(entry.get("Size", 0)))
+            size, storage_class = int(entry.get("Size", 0)), entry.get("StorageClass")
+            info = self.copy_object(src_key, dst_key, size, storage_class=storage_class)
             return src_key, dst_key, info
 
         futures = [self.executor.submit(one, e) for e in entries]

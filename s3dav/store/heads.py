@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import logging
+from dataclasses import replace
 
 from botocore.exceptions import ClientError
 
 from s3dav.errors import is_not_found
-from s3dav.store.listing import FileInfo, etag_md5
+from s3dav.store.listing import FileInfo, etag_md5, restore_header_state
 from s3dav.store.metastore import meta_record, with_record
 from s3dav.store.quickhead import FALLBACK, QuickHead
 from s3dav.store.treestate import TreePart, TreeState
@@ -43,7 +44,12 @@ class Heads(TreePart):
             heads = self.executor.map(lambda n: self.head_quiet(files[n].key), unseen)
             for name, head in zip(unseen, heads, strict=True):
                 if head is not None and head.etag == files[name].etag:
-                    out[name] = head
+                    listed = files[name]  # the listing's class (and restore, if HEAD had none)
+                    out[name] = replace(
+                        head,
+                        storage_class=listed.storage_class or head.storage_class,
+                        restore=head.restore or listed.restore,
+                    )
         return out
 
     def head_quiet(self, key: str) -> FileInfo | None:
@@ -74,7 +80,7 @@ class Heads(TreePart):
         """A FileInfo from a HeadObject or whole-object GetObject answer (remembered)."""
         etag = resp.get("ETag", "").strip('"')
         user = {k.lower(): v for k, v in (resp.get("Metadata") or {}).items()}
-        md5 = etag_md5(etag)
+        md5 = etag_md5(etag) if self.etag_is_md5 else None
         if not md5 and user.get("md5chksum"):
             try:
                 md5 = base64.b64decode(user["md5chksum"]).hex()
@@ -88,5 +94,7 @@ class Heads(TreePart):
             size=int(resp.get("ContentLength", 0)),
             etag=etag,
             last_modified=last_modified,
+            storage_class=resp.get("StorageClass") or "STANDARD",  # HEAD omits STANDARD
+            restore=restore_header_state(resp.get("Restore")),
         )
         return with_record(info, meta)

@@ -30,6 +30,8 @@ class FileInfo:
     md5: str | None = None  # hex MD5 when known (single-part ETag or stored)
     meta_known: bool = False  # True once x-amz-meta-* has been read (HEAD or own write)
     keep: tuple[tuple[str, str], ...] = ()  # s3fs metadata an overwrite carries (uid, gid, xattr)
+    storage_class: str | None = None  # the listing's StorageClass (None: not listed yet)
+    restore: str | None = None  # RestoreStatus when the store lists it: see restore_state
 
     @property
     def modified(self) -> float:
@@ -193,6 +195,23 @@ def etag_md5(etag: str) -> str | None:
     return None
 
 
+def restore_state(status: dict | None) -> str | None:
+    """A listing entry's RestoreStatus in one word: "restoring", "restored" or None
+    (not asked for, not given by the store, or never restored)."""
+    if not status:
+        return None
+    if status.get("IsRestoreInProgress"):
+        return "restoring"
+    return "restored" if status.get("RestoreExpiryDate") else None
+
+
+def restore_header_state(header: str | None) -> str | None:
+    """HEAD's `x-amz-restore` (`ongoing-request="false", expiry-date=...`) in one word."""
+    if not header:
+        return None
+    return "restoring" if 'ongoing-request="true"' in header else "restored"
+
+
 def file_from_list_entry(entry: dict) -> FileInfo:
     etag = entry.get("ETag", "").strip('"')
     return FileInfo(
@@ -201,6 +220,8 @@ def file_from_list_entry(entry: dict) -> FileInfo:
         etag=etag,
         last_modified=entry["LastModified"].timestamp(),
         md5=etag_md5(etag),
+        storage_class=entry.get("StorageClass"),
+        restore=restore_state(entry.get("RestoreStatus")),
     )
 
 

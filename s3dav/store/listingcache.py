@@ -78,6 +78,15 @@ class ListingCache:
             if len(self._flights) > 10_000:
                 self._flights.clear()  # holders keep their own reference
 
+    def replace(self, dir_key: str, old: Listing, new: Listing) -> bool:
+        """Cache `new` for `dir_key` if `old` is still the cached listing (a listing that
+        learnt a name, store/negative.py); False when another fetch or a drop came first."""
+        with self._lock:
+            if self._entries.get(dir_key) is not old:
+                return False
+            self._entries[dir_key] = new
+            return True
+
     def invalidate(self, dir_key: str | None = None) -> None:
         with self._lock:
             if dir_key is None:

@@ -58,6 +58,8 @@ def head_response(headers) -> dict:
         "LastModified": parsedate_to_datetime(headers["Last-Modified"]),
         "ContentType": headers.get("Content-Type"),
         "Metadata": metadata,
+        "StorageClass": headers.get("x-amz-storage-class"),
+        "Restore": headers.get("x-amz-restore"),
     }
 
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
+from botocore.exceptions import ClientError
+
+from s3dav.errors import refuses_parameter, s3_code
 from s3dav.store.heads import Heads
 from s3dav.store.keys import DIRECTORY_CONTENT_TYPE, parent_and_name
 from s3dav.store.listing import DirInfo, FileInfo, Listing, build_listing, looks_alternate
+from s3dav.store.negative import MissCheck
 from s3dav.store.treestate import TreePart, TreeState
 
 _log = logging.getLogger(__name__)
+RESTORE = ["RestoreStatus"]  # ListObjectsV2's OptionalObjectAttributes
 
 
 def listing_date(listing: Listing, remembered: Callable[[str], float | None]) -> float | None:
@@ -38,6 +44,8 @@ class Resolver(TreePart):
     def __init__(self, state: TreeState, heads: Heads) -> None:
         super().__init__(state)
         self.heads = heads
+        self.misses = MissCheck(state, heads, lambda dir_key: self._fetch_listing(dir_key))
+        self._no_restore_status = False  # the store refused OptionalObjectAttributes once
 
     def listing(self, dir_key: str, *, read_ahead: bool = False) -> Listing:
         """Members of a folder: cached LIST pages merged with own recent writes.
@@ -56,12 +64,24 @@ class Resolver(TreePart):
         return self.overlay.apply(raw)
 
     def _list_page(self, prefix: str, token: str | None = None, *, delimiter: bool = True) -> dict:
-        """One ListObjectsV2 page: a folder's members, or (no delimiter) all keys below it."""
+        """One ListObjectsV2 page: a folder's members, or (no delimiter) all keys below it.
+
+        It asks for each entry's RestoreStatus (archived objects: restored or not),
+        unless this store refused that once: then never again (one failed LIST).
+        """
         kwargs = {"Bucket": self.bucket, "Prefix": prefix}
         if delimiter:
             kwargs["Delimiter"] = "/"
         if token:
             kwargs["ContinuationToken"] = token
+        if not self._no_restore_status:
+            try:
+                return self.client.list_objects_v2(**kwargs, OptionalObjectAttributes=RESTORE)
+            except ClientError as exc:
+                if not refuses_parameter(exc):
+                    raise
+                _log.info("s3://%s lists no RestoreStatus (%s)", self.bucket, s3_code(exc))
+                self._no_restore_status = True
         return self.client.list_objects_v2(**kwargs)
 
     def _pages(
@@ -86,6 +106,8 @@ class Resolver(TreePart):
                 dir_key,
                 name,
             )
+        if not self.etag_is_md5:  # SSE-KMS / SSE-C: the MD5 is only what an own upload recorded
+            listing.files = {n: replace(f, md5=None) for n, f in listing.files.items()}
         listing.files = self.heads.enrich(listing.files)
         if listing.own_marker is not None:
             # The folder's own time is its marker's x-amz-meta-mtime (s3fs sets it
@@ -103,7 +125,9 @@ class Resolver(TreePart):
         pages = self._pages(dir_key, delimiter=False)
         return [entry for page in pages for entry in page.get("Contents", []) or []]
 
-    def stat(self, key: str, *, want_dir: bool = False) -> FileInfo | DirInfo | None:
+    def stat(
+        self, key: str, *, want_dir: bool = False, recheck: bool = False
+    ) -> FileInfo | DirInfo | None:
         """What `key` (no trailing slash) names: a file, a folder, or nothing.
 
         A folder whose own listing is cached and shows something exists (a folder
@@ -116,6 +140,11 @@ class Resolver(TreePart):
         request lists anyway, so no parent LIST is spent. Only when it shows
         nothing (a file, an alternate or NFD name, a `_$folder$` marker) is the
         parent listed, as without `want_dir`.
+
+        With `recheck` (a read: GET, HEAD, PROPFIND; never a write's destination),
+        a name the cached listing lacks is asked of S3 at most once per
+        `negative_ttl` (store/negative.py), so that what another tool just made is
+        found before the listing expires.
         """
         parent, name = parent_and_name(key)
         own = self.listings.get(key + "/")
@@ -127,25 +156,39 @@ class Resolver(TreePart):
             self.overlay.known_dir(key + "/") or not self.overlay.apply(own).is_empty
         ):
             return DirInfo(key=key + "/")
-        found, parent_seen = self._stat_in(parent, name)
+        found, parent_seen = self._stat_in(parent, name, want_dir=want_dir, recheck=recheck)
         if found is None and not parent_seen and parent not in (self.prefix, ""):
             # Nothing at the NFC key of the parent: it may be a folder whose key is
             # not NFC (written by another tool) or one shown by an alternate name.
-            above = self.stat(parent[:-1])
+            above = self.stat(parent[:-1], recheck=recheck)
             if isinstance(above, DirInfo) and above.key != parent:
-                found, _ = self._stat_in(above.key, name)
+                found, _ = self._stat_in(above.key, name, recheck=recheck)
         return found
 
-    def _stat_in(self, dir_key: str, name: str) -> tuple[FileInfo | DirInfo | None, bool]:
+    def _stat_in(
+        self, dir_key: str, name: str, *, want_dir: bool = False, recheck: bool = False
+    ) -> tuple[FileInfo | DirInfo | None, bool]:
         """The member shown as `name` in the folder at `dir_key`, and whether that folder
         showed anything at all (its listing or own writes)."""
         raw = self.listings.get_or_fetch(dir_key, lambda: self._fetch_listing(dir_key))
-        seen = not raw.is_empty or self.overlay.known_dir(dir_key)
+        found = self._member(raw, name)
+        if (
+            found is None
+            and recheck
+            and name not in raw.display()  # (else an own write hides it: nothing to ask)
+            and self.misses.due(dir_key, name, raw)
+        ):
+            raw = self.misses.recheck(dir_key, name, raw, want_dir=want_dir)
+            found = self._member(raw, name)
+        return found, not raw.is_empty or self.overlay.known_dir(dir_key)
+
+    def _member(self, raw: Listing, name: str) -> FileInfo | DirInfo | None:
+        """The entry shown as `name` in a folder's cached listing, with own writes."""
         if raw.plain(name) or (name not in raw.display() and not looks_alternate(name)):
             # the common case: one entry of that name, merged alone with own writes
             listing = self.overlay.apply(raw, only=name)
-            return listing.dirs.get(name) or listing.files.get(name), seen
-        return self.overlay.apply(raw).lookup(name), seen
+            return listing.dirs.get(name) or listing.files.get(name)
+        return self.overlay.apply(raw).lookup(name)
 
     def folder_date(self, dir_key: str) -> float:
         """The date a folder shows, the same on every listing and after a restart; no S3 request.

@@ -101,6 +101,8 @@ class S3Tree:
         self.keep_parent = ops.keep_parent
         self.delete_file = ops.delete_file
         self.delete_keys = ops.delete_keys
+        self.remove_keys = ops.remove_keys
+        self.remove_moved_tree = ops.remove_moved_tree
         self.delete_tree = ops.delete_tree
         self.copy_object = ops.copy_object
         self.copy_file = ops.copy_file
@@ -122,18 +124,3 @@ class S3Tree:
         cached listing, which holds the old marker, is dropped."""
         self.make_dir(dir_key, mtime)
         self.listings.invalidate(dir_key)
-
-    def remove_keys(self, keys: list[str]) -> list[tuple[str, str]]:
-        """delete_keys, every key shown gone at once (read-your-writes)."""
-        errors = self.delete_keys(keys)
-        for key in keys:
-            self.overlay.delete_file(key)
-        return errors
-
-    def remove_moved_tree(self, dir_key: str, keys: list[str]) -> list[tuple[str, str]]:
-        """delete_keys of what a move copied out of `dir_key`; once all are gone,
-        nothing below `dir_key` is shown."""
-        errors = self.delete_keys(keys)
-        if not errors:
-            self.overlay.delete_tree(dir_key)
-        return errors

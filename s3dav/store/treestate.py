@@ -17,6 +17,9 @@ from s3dav.store.overlay import Overlay
 @dataclass
 class TreeSettings:
     listing_ttl: float = 30.0
+    # a read naming a path its folder's cached listing lacks asks S3 at most this often
+    # (store/negative.py); 0 = never (misses trusted for listing_ttl, as with events)
+    negative_ttl: float = 3.0
     overlay_ttl: float = 300.0
     head_unseen: bool = True  # HEAD objects no s3dav has seen, to learn their mtime
     legacy_s3fs_dirs: bool = False
@@ -55,3 +58,10 @@ class TreePart:
         self.executor = state.executor
         self.listings = state.listings
         self.overlay = state.overlay
+
+    @property
+    def etag_is_md5(self) -> bool:
+        """Whether a single-part ETag is the body's MD5: not under SSE-KMS or SSE-C
+        (AWS then answers another value of the same form), so none is shown for it."""
+        args = getattr(self.client, "object_args", None)
+        return args is None or not (args.sse == "aws:kms" or args.sse_c_key)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import propfind
+from tests.support.helpers import hrefs, propfind, wait_until
 from tests.support.mounts import is_mounted, mount_s3fs, unmount
 
 pytestmark = pytest.mark.mount  # davfs2 and s3fs mounts: root and /dev/fuse
@@ -163,3 +163,27 @@ def test_s3fs_side_by_side(make_gateway, moto, s3, bucket, tmp_path, mounts):
     dir_mod = re.search(r"getlastmodified>([^<]+)<", blocks["/fs-dir/"]).group(1)
     assert parsedate_to_datetime(dir_mod).timestamp() == when + 9
     assert gw.request("GET", "/fs-dir/g.bin").content == b"from s3fs" * 100
+
+
+def test_folder_made_through_s3fs_opens_within_negative_ttl(
+    make_gateway, moto, s3, bucket, tmp_path, mounts
+):
+    """Issue 15: a folder made through an s3fs mount after the gateway listed its parent
+    answered 404 for up to metadata_ttl; now the first read naming it once
+    `cache.negative_ttl` has passed finds it (metadata_ttl 600 s here, so nothing else can)."""
+    s3.put_object(Bucket=bucket, Key="top/old.txt", Body=b"old")
+    cache = {"metadata_ttl": "600s", "negative_ttl": "1s", "readahead_folders": 0}
+    gw = make_gateway(bucket, config={"cache": cache})
+    assert propfind(gw, "/top/").status_code == 207
+    mnt = tmp_path / "s3fs"
+    mounts.append(mnt)
+    mount_s3fs(moto.url, bucket, mnt, tmp_path)
+    (mnt / "top" / "made").mkdir()
+    (mnt / "top" / "made.txt").write_bytes(b"from s3fs")
+    unmount(mnt)
+
+    assert wait_until(lambda: propfind(gw, "/top/made/").status_code == 207)
+    assert hrefs(propfind(gw, "/top/made/").text) == ["/top/made/"]
+    assert gw.request("GET", "/top/made.txt").content == b"from s3fs"
+    listed = sorted(hrefs(propfind(gw, "/top/").text))
+    assert listed == ["/top/", "/top/made.txt", "/top/made/", "/top/old.txt"]

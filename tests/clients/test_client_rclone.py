@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.helpers import TEST_ENV, hrefs, propfind, wait_until
 from tests.support.rclone import rclone, remote, transferred
 
 MIB = 1024**2
@@ -183,3 +184,28 @@ def test_oc_checksum_header_on_a_share_below_the_root(make_gateway, bucket):
     r = gw.request("GET", "/photos/p.jpg")
     assert r.content == b"jpeg"
     assert r.headers["OC-Checksum"] == "MD5:" + hashlib.md5(b"jpeg").hexdigest()
+
+
+def test_folder_made_by_rclone_s3_backend_opens_within_negative_ttl(
+    make_gateway, moto, bucket, s3, tmp_path
+):
+    """rclone's S3 backend beside the gateway (issue 15): what it makes after the gateway
+    listed the folder opens within `cache.negative_ttl`, not `metadata_ttl` (600 s here)."""
+    s3.put_object(Bucket=bucket, Key="shared/old.txt", Body=b"old")
+    cache = {"metadata_ttl": "600s", "negative_ttl": "1s", "readahead_folders": 0}
+    gw = make_gateway(bucket, config={"cache": cache})
+    assert hrefs(propfind(gw, "/shared/").text) == ["/shared/", "/shared/old.txt"]
+    s3remote = (
+        f":s3,provider=Other,endpoint='{moto.url}',"
+        f"access_key_id={TEST_ENV['AWS_ACCESS_KEY_ID']},"
+        f"secret_access_key={TEST_ENV['AWS_SECRET_ACCESS_KEY']}:{bucket}"
+    )
+    (tmp_path / "x.txt").write_bytes(b"from rclone")
+    done = rclone(tmp_path, "copyto", str(tmp_path / "x.txt"), f"{s3remote}/shared/made/x.txt")
+    assert done.returncode == 0, done.stderr
+    done = rclone(tmp_path, "touch", f"{s3remote}/shared/touched.txt")
+    assert done.returncode == 0, done.stderr
+    assert wait_until(lambda: propfind(gw, "/shared/made/").status_code == 207)
+    assert hrefs(propfind(gw, "/shared/made/").text) == ["/shared/made/", "/shared/made/x.txt"]
+    assert gw.request("GET", "/shared/made/x.txt").content == b"from rclone"
+    assert wait_until(lambda: gw.request("GET", "/shared/touched.txt").status_code == 200)

@@ -14,7 +14,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "<!-- run: tests/clients/test_docs_commands.py -->"

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.support.faultproxy import fault_config
-from tests.support.helpers import hrefs, propfind, s3_bytes
+from tests.support.helpers import hrefs, propfind, s3_bytes, wait_until
 
 MIB = 1024 * 1024
 
@@ -191,3 +191,30 @@ def test_lagging_listing_own_writes_and_deletes_show_at_once(make_gateway, bucke
         hashlib.md5(s3_bytes(s3, bucket, "d/new.txt")).hexdigest()
         == hashlib.md5(b"fresh").hexdigest()
     )
+
+
+def test_negative_ttl_check_during_an_outage_answers_from_the_cached_listing(
+    make_gateway, bucket, s3, proxy
+):
+    """A read's check of a missing path (cache.negative_ttl) that S3 cannot answer leaves the
+    cached answer (404), not a 503; and the folder's listing stays cached meanwhile."""
+    s3.put_object(Bucket=bucket, Key="d/a.txt", Body=b"a")
+    cfg = fault_config(proxy, bucket, max_attempts=2)
+    cfg["cache"] = {"metadata_ttl": "600s", "negative_ttl": "1s", "readahead_folders": 0}
+    gw = make_gateway(bucket, config=cfg)
+    assert propfind(gw, "/d/").status_code == 207
+    proxy.down = True
+    down_before = proxy.faults["down"]
+    statuses = []
+
+    def checked() -> bool:
+        statuses.append(gw.request("GET", "/d/missing.txt").status_code)
+        return proxy.faults["down"] > down_before  # the check, once negative_ttl has passed
+
+    assert wait_until(checked, 30)
+    assert set(statuses) == {404}, statuses
+    assert "answered from the cached listing" in gw.log()
+    assert propfind(gw, "/d/a.txt", depth="0").status_code == 207  # the listing is still cached
+    proxy.down = False
+    s3.put_object(Bucket=bucket, Key="d/missing.txt", Body=b"here now")
+    assert wait_until(lambda: gw.request("GET", "/d/missing.txt").status_code == 200)

@@ -8,15 +8,14 @@ Runs as root (mount), as CI does.
 
 from __future__ import annotations
 
-import errno
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.support.cachedirs import store_dir
 from tests.support.helpers import propfind, s3_bytes, wait_until
+from tests.support.mounts import fill_disk, small_tmpfs
 
 pytestmark = pytest.mark.mount  # a 16 MiB tmpfs: needs root
 
@@ -26,29 +25,8 @@ MIB = 1024 * 1024
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 16 MiB file system; unmounted afterwards (after the gateways, set up later, stop)."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], check=True)
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Take every free byte of the file system with one file; the file."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        for size in (MIB, 4096, 1):
-            while True:
-                try:
-                    os.write(fd, b"\0" * size)
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC, exc
-                    break
-    finally:
-        os.close(fd)
-    assert os.statvfs(disk).f_bavail == 0
-    return filler
+    with small_tmpfs(tmp_path / "disk") as mnt:
+        yield mnt
 
 
 def gateway_on(make_gateway, bucket, disk: Path, **cache):
@@ -65,7 +43,7 @@ def test_write_through_on_a_full_disk_serves_every_request_then_caches_again(
 ):
     s3.put_object(Bucket=bucket, Key="old.txt", Body=b"from s3")
     gw = gateway_on(make_gateway, bucket, small_disk)
-    filler = fill(small_disk)
+    filler = fill_disk(small_disk)
     small, big = os.urandom(4096), os.urandom(12 * MIB + 5)  # big: a multipart upload
     assert gw.request("PUT", "/small.txt", data=small).status_code == 201
     assert gw.request("PUT", "/big.bin", data=big).status_code == 201
@@ -96,7 +74,7 @@ def test_write_back_on_a_full_disk_answers_507_and_keeps_the_old_object(
 ):
     s3.put_object(Bucket=bucket, Key="f.bin", Body=b"old bytes")
     gw = gateway_on(make_gateway, bucket, small_disk, write_back=True)
-    filler = fill(small_disk)
+    filler = fill_disk(small_disk)
     for size in (4096, 3 * MIB):
         r = gw.request("PUT", "/f.bin", data=os.urandom(size))
         assert r.status_code == 507, (r.status_code, r.text)

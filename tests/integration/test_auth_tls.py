@@ -11,7 +11,7 @@ import certifi
 import pytest
 import requests
 
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 from tests.support import security_setup
 from tests.support.helpers import TEST_ENV
 from tests.support.rawhttp import send_raw

@@ -9,7 +9,6 @@ webhook target does (Authorization: Bearer, MinIO's body) or as SNS does
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,8 +16,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from s3dav.server.auth import hash_password
-from tests.support.helpers import free_port, hrefs, propfind, stop_process
+from s3dav.passwords import hash_password
+from tests.support.helpers import hrefs, propfind
 
 TOKEN = "events-token-0123456789abcdef"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -360,33 +359,6 @@ def test_no_webdav_login_needed(make_gateway, bucket, s3):
     assert listed(gw, "/", auth=("ann", password)) == ["/", "/a.txt", "/b.txt"]
 
 
-@pytest.fixture
-def redis_url(tmp_path):
-    """A loopback Redis for two replicas; stopped by PID."""
-    import redis
-
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    client.close()
-    stop_process(proc)
-
-
 REPLICA_BOUND = 2.0  # seconds for Redis pub/sub to carry the change to the other replica
 
 
@@ -413,6 +385,39 @@ def test_event_posted_to_one_replica_reaches_the_other(make_gateway, bucket, s3,
         assert time.monotonic() - started < REPLICA_BOUND, "the other replica never saw it"
         time.sleep(0.02)
     print(f"\nother replica lists it {(time.monotonic() - started) * 1000:.0f} ms after the event")
+
+
+def test_event_reaches_the_other_replicas_listings_above_the_key(
+    make_gateway, bucket, s3, redis_url
+):
+    """A file in a new folder, then the last file of a folder gone: the other replica's
+    listing of the folder above shows the folder come and go, not only the key's parent."""
+    s3.put_object(Bucket=bucket, Key="dir/a.txt", Body=b"a")
+    config = {
+        "events": {"token": TOKEN},
+        "cache": dict(SLOW_CACHE),
+        "locks": {"storage": redis_url},
+    }
+    a = make_gateway(bucket, config=json.loads(json.dumps(config)), name="a")
+    b = make_gateway(bucket, config=json.loads(json.dumps(config)), name="b")
+
+    def b_lists(path: str, want: list[str]) -> None:
+        started = time.monotonic()
+        while (got := listed(b, path)) != want:
+            assert time.monotonic() - started < REPLICA_BOUND, f"the other replica shows {got}"
+            time.sleep(0.02)
+
+    for gw in (a, b):
+        assert listed(gw, "/") == ["/", "/dir/"]
+    s3.put_object(Bucket=bucket, Key="new/deep/f.txt", Body=b"f")
+    assert post_event(a, minio_event(bucket, "new/deep/f.txt")).status_code == 200
+    assert listed(a, "/") == ["/", "/dir/", "/new/"]
+    b_lists("/", ["/", "/dir/", "/new/"])
+    s3.delete_object(Bucket=bucket, Key="dir/a.txt")
+    r = post_event(a, minio_event(bucket, "dir/a.txt", name="s3:ObjectRemoved:Delete"))
+    assert r.status_code == 200, r.text
+    assert listed(a, "/") == ["/", "/new/"]
+    b_lists("/", ["/", "/new/"])
 
 
 @pytest.fixture

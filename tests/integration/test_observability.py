@@ -6,7 +6,7 @@ import json
 import re
 import time
 
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 from tests.support.helpers import metric, propfind
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 import zlib
 
 import pytest
 
-from tests.support.faultproxy import patient_config
+from tests.support.faultproxy import Wiretap, patient_config
 
 MIB = 1024 * 1024
 UNSIGNED = "UNSIGNED-PAYLOAD"
@@ -22,24 +21,6 @@ UNSIGNED = "UNSIGNED-PAYLOAD"
 
 def crc32_b64(data: bytes) -> str:
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-
-
-class Wiretap:
-    """A proxy rule that records every request it is asked about and fails none."""
-
-    def __init__(self, proxy) -> None:
-        self.seen = []
-        self._lock = threading.Lock()
-        proxy.stall_when = self
-
-    def __call__(self, seen) -> bool:
-        with self._lock:
-            self.seen.append(seen)
-        return False
-
-    def of(self, operation: str) -> list:
-        with self._lock:
-            return [s for s in self.seen if s.operation == operation]
 
 
 def test_parts_carry_their_crc32_and_skip_the_sha256(make_gateway, bucket, s3, proxy):

@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 from tests.support.helpers import TEST_ENV, free_port, stop_process, wait_http
 
 HASH = hash_password("preflight-Pa55")

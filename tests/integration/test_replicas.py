@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-import redis
 
 from tests.support.helpers import TEST_ENV, free_port, hrefs, propfind, stop_process
 
@@ -19,46 +18,6 @@ LOCK_BODY = (
 # Without invalidation a replica would show a stale listing for metadata_ttl (30 s
 # here); with it, the other replica sees the change within this bound.
 LISTING_BOUND = 2.0
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0", proc
-    client.close()
-    stop_process(proc)
-
-
-@pytest.fixture
-def redis_url(redis_server):
-    return redis_server[0]
 
 
 @pytest.fixture

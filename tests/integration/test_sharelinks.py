@@ -18,7 +18,7 @@ import requests
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 from tests.support.browser import launch_chromium
 from tests.support.rawhttp import send_raw
 from tests.support.s3proxy import KeyLoggingProxy, outside

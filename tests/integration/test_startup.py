@@ -12,7 +12,7 @@ import sys
 
 import yaml
 
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 from tests.support.helpers import TEST_ENV
 
 

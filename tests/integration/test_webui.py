@@ -30,6 +30,7 @@ from s3dav.dav.browser import breadcrumbs
 from s3dav.dav.webui import APP_JS
 from tests.support.browser import launch_chromium
 from tests.support.helpers import TEST_ENV, PeakRss, propfind
+from tests.support.mounts import fill_disk, small_tmpfs
 from tests.support.security_setup import HASHES, PASSWORDS
 
 pytestmark = pytest.mark.browser  # headless Chromium through Playwright
@@ -369,22 +370,8 @@ def test_errors_are_shown_per_file(shares, s3, tab):
 @pytest.fixture
 def full_disk(tmp_path):
     """A 16 MiB tmpfs to hold a write-back gateway's cache (unmounted afterwards)."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], check=True)
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill_disk(disk: Path) -> None:
-    with open(disk / "filler", "wb", buffering=0) as f:
-        for size in (MIB, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * size)
-            except OSError:
-                pass
-    assert os.statvfs(disk).f_bavail == 0
+    with small_tmpfs(tmp_path / "disk") as mnt:
+        yield mnt
 
 
 def test_full_disk_shows_507_for_the_file(full_disk, make_gateway, bucket, s3, tab):

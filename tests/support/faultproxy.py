@@ -9,7 +9,10 @@ the test's control:
 - go fully down: every connection is reset at once (`down`);
 - fail every request a rule matches (`fail_when`), e.g. the second UploadPart;
 - make listings lag: objects written less than `list_lag` seconds ago are left out
-  of ListObjects answers, as on a store whose listing is eventually consistent.
+  of ListObjects answers, as on a store whose listing is eventually consistent;
+- refuse to delete some keys (`refuse_delete`): a DeleteObjects goes on without
+  them and its answer lists each as an AccessDenied error, as S3 answers for an
+  object its policy or Object Lock keeps.
 
 The signatures stay valid because the Host header and the path go through as sent.
 """
@@ -32,6 +35,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 SLOWDOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message></Error>"
+)
+EMPTY_DELETE_RESULT = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>'
 )
 INTERNAL = (
     b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
@@ -103,6 +110,7 @@ class FaultProxy:
         self.fail_when: Callable[[Seen], bool] | None = None
         self.stall_when: Callable[[Seen], bool] | None = None  # stall these for stall_seconds
         self.fail_status = 500
+        self.refuse_delete: set[str] = set()  # keys DeleteObjects answers AccessDenied for
         self.faults: Counter[str] = Counter()  # what was injected, by kind
         self.requests = 0
         self.log: list[tuple[str, str]] = []  # (operation, decision) of every request
@@ -133,6 +141,7 @@ class FaultProxy:
         self.list_lag = 0.0
         self.fail_when = None
         self.stall_when = None
+        self.refuse_delete = set()
 
     def injected(self) -> int:
         return sum(self.faults.values())
@@ -220,6 +229,15 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _answer(self, status: int, payload: bytes) -> None:
+        """An answer of the proxy's own (the request goes no further)."""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
     def _handle(self) -> None:
         p = self.owner
         u = urlsplit(self.path)
@@ -233,24 +251,27 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if kind == "stall":
             time.sleep(p.stall_seconds)
+        refused: list[str] = []
+        if seen.operation == "DeleteObjects" and p.refuse_delete:
+            body, refused = _without_keys(body, p.refuse_delete)
+            p.faults["refused delete"] += len(refused)
+            if refused and not _OBJECT.search(body):  # S3 takes no empty batch: answer it here
+                self._answer(200, _with_errors(EMPTY_DELETE_RESULT, refused))
+                return
         if kind in ("503", "500", "rule"):
             status = int(kind) if kind != "rule" else p.fail_status
-            payload = SLOWDOWN if status == 503 else INTERNAL
-            self.send_response(status)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
+            self._answer(status, SLOWDOWN if status == 503 else INTERNAL)
             return
         conn = http.client.HTTPConnection(p.upstream_host, p.upstream_port, timeout=60)
         try:
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for k, v in self.headers.items():
+            for k, v in (_rehashed(self.headers, body) if refused else self.headers).items():
                 conn.putheader(k, v)
             conn.endheaders(body or None)
             resp = conn.getresponse()
             data = resp.read()
+            if refused and resp.status == 200:
+                data = _with_errors(data, refused)
             out_headers = resp.getheaders()
         finally:
             conn.close()
@@ -278,6 +299,57 @@ _CONTENTS = re.compile(rb"<Contents>.*?</Contents>", re.S)
 _KEY = re.compile(rb"<Key>(.*?)</Key>", re.S)
 
 
+_OBJECT = re.compile(rb"<Object>\s*<Key>(.*?)</Key>.*?</Object>", re.S)
+
+
+def _without_keys(body: bytes, refuse: set[str]) -> tuple[bytes, list[str]]:
+    """A DeleteObjects body without the <Object>s of `refuse`, and the keys taken out."""
+    taken: list[str] = []
+
+    def drop(m: re.Match) -> bytes:
+        key = _unxml(m.group(1))
+        if key in refuse:
+            taken.append(key)
+            return b""
+        return m.group(0)
+
+    return _OBJECT.sub(drop, body), taken
+
+
+def _rehashed(headers, body: bytes) -> dict[str, str]:
+    """The request's headers for a rewritten body: its length and checksums anew."""
+    import base64
+    import hashlib
+    import zlib
+
+    out = {k: v for k, v in headers.items()}
+    for k in list(out):
+        low = k.lower()
+        if low == "content-length":
+            out[k] = str(len(body))
+        elif low == "content-md5":
+            out[k] = base64.b64encode(hashlib.md5(body).digest()).decode()
+        elif low == "x-amz-checksum-crc32":
+            out[k] = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+        elif low == "x-amz-content-sha256" and out[k] != "UNSIGNED-PAYLOAD":
+            out[k] = hashlib.sha256(body).hexdigest()
+    return out
+
+
+def _with_errors(xml: bytes, refused: list[str]) -> bytes:
+    """A DeleteResult with an AccessDenied <Error> for each refused key."""
+    from html import escape
+
+    errors = b"".join(
+        b"<Error><Key>" + escape(k).encode() + b"</Key><Code>AccessDenied</Code>"
+        b"<Message>Access Denied</Message></Error>"
+        for k in refused
+    )
+    if b"</DeleteResult>" in xml:
+        return xml.replace(b"</DeleteResult>", errors + b"</DeleteResult>", 1)
+    return xml
+
+
 def _unxml(raw: bytes) -> str:
     from html import unescape
 
@@ -299,6 +371,24 @@ def _lag_xml(xml: bytes, hidden: set[str], ghosts: list[bytes]) -> bytes:
     if extra:
         xml = xml.replace(b"</ListBucketResult>", extra + b"</ListBucketResult>", 1)
     return xml
+
+
+class Wiretap:
+    """A proxy rule that records every request it is asked about and fails none."""
+
+    def __init__(self, proxy) -> None:
+        self.seen = []
+        self._lock = threading.Lock()
+        proxy.stall_when = self
+
+    def __call__(self, seen) -> bool:
+        with self._lock:
+            self.seen.append(seen)
+        return False
+
+    def of(self, operation: str) -> list:
+        with self._lock:
+            return [s for s in self.seen if s.operation == operation]
 
 
 def fault_config(proxy, bucket: str, **s3) -> dict:

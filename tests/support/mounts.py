@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.helpers import TEST_ENV, wait_until
@@ -21,6 +25,35 @@ def unmount(mnt: Path) -> None:
     r = subprocess.run(["umount", str(mnt)], capture_output=True, text=True, timeout=120)
     if r.returncode != 0 and is_mounted(mnt):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+
+
+@contextmanager
+def small_tmpfs(mnt: Path, size: str = "16m") -> Iterator[Path]:
+    """A real file system of `size` at `mnt` (root only), unmounted afterwards."""
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill_disk(disk: Path) -> Path:
+    """Take every free byte of the file system with one file; the file."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        for size in (1024 * 1024, 4096, 1):
+            while True:
+                try:
+                    os.write(fd, b"\0" * size)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+                    break
+    finally:
+        os.close(fd)
+    assert os.statvfs(disk).f_bavail == 0
+    return filler
 
 
 def mount_s3fs(moto_url: str, bucket: str, mnt: Path, workdir: Path) -> None:

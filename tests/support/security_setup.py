@@ -6,7 +6,7 @@ import base64
 import uuid
 from dataclasses import dataclass
 
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 from tests.support.s3proxy import KeyLoggingProxy
 
 PASSWORDS = {"ann": "ann-Pa55word-7x", "bob": "bob-Pa55word-9y"}

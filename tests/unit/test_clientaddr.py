@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from s3dav.config import ConfigError
+from s3dav.networks import parse_networks
 from s3dav.options import parse_networks_list
-from s3dav.server.clientaddr import client_address, parse_hop, parse_networks
+from s3dav.server.clientaddr import client_address, parse_hop
 
 TRUSTED = parse_networks(["127.0.0.1", "10.0.0.0/8", "fd00::/8"])
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from s3dav.config import SCHEMA, ConfigError, build, load
-from s3dav.server.auth import hash_password
+from s3dav.passwords import hash_password
 
 ANN_HASH = hash_password("ann-env-password")
 
@@ -47,6 +47,7 @@ SAMPLES = {
     ("cache", "dir"): "/var/cache/s3dav",
     ("cache", "size"): "1GiB",
     ("cache", "metadata_ttl"): "5s",
+    ("cache", "negative_ttl"): "1.5s",
     ("cache", "overlay_ttl"): "10m",
     ("cache", "head_unseen"): "false",
     ("cache", "readahead_folders"): "8",

@@ -5,7 +5,8 @@ The gateway's /metrics and /readyz: integration/test_metrics_bounds.py.
 
 from __future__ import annotations
 
-from s3dav.server.clientaddr import local_caller, parse_networks
+from s3dav.networks import parse_networks
+from s3dav.server.clientaddr import local_caller
 from s3dav.server.metrics import method_label, status_label
 
 
