@@ -174,7 +174,11 @@ class Target:
 
 
 class S3dav(Target):
-    def __init__(self, name, endpoint, bucket, workdir: Path, log, *, write_back: bool) -> None:
+    def __init__(
+        self, name, endpoint, bucket, workdir: Path, log, *, write_back: bool, events: bool = True
+    ) -> None:
+        """`events`: S3 event notifications on (events.token), which turns cache.negative_ttl
+        off: (h) measures each way with its own gateway."""
         self.name = name
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
@@ -184,10 +188,12 @@ class S3dav(Target):
             "shares": [{"path": "/", "bucket": bucket}],
             "cache": {"dir": str(workdir / "cache"), "write_back": write_back},
             "logging": {"level": "warning"},
-            "events": {"token": EVENTS_TOKEN},
         }
+        if events:
+            cfg["events"] = {"token": EVENTS_TOKEN}
         if "negative_ttl" in SCHEMA["cache"]:
             cfg["cache"]["negative_ttl"] = f"{NEGATIVE_TTL:g}s"
+        workdir.mkdir(parents=True, exist_ok=True)
         path = workdir / "s3dav.yaml"
         path.write_text(yaml.safe_dump(cfg))
         self.proc = subprocess.Popen(
@@ -264,8 +270,11 @@ class Runner:
     def __init__(
         self, target, proxy: Proxy, direct, bucket: str, big: Path, *, gh: bool = False,
         g_objects: int = G_OBJECTS, g_times: dict | None = None, latency_ms: float = 0,
+        workdir: Path | None = None, log=None,
     ) -> None:  # fmt: skip
         self.latency_ms = latency_ms
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="s3dav-bench-h-"))
+        self.log = log
         self.gh = gh  # (g) and (h) run for this target
         self.g_objects = g_objects
         self.g_times = (
@@ -470,46 +479,59 @@ class Runner:
         write's answer to the first answer that shows the new path.
         """
         ours = isinstance(self.t, S3dav)
-        self.propfind("/h/")
         cases = [("file, no event", "h/new-file.txt", False)]
         cases.append(("folder, no event", "h/new-folder/", False))
         if ours:
             cases.insert(0, ("file, event", "h/evented.txt", True))
             cases.append(("folder, event", "h/evented-folder/", True))
-        for label, key, event in cases:
-            self.propfind("/h/")  # the server's listing of /h/ is fresh before each write
-            state: dict[str, float] = {}
+        plain = None  # s3dav without events: negative_ttl is on only there
+        if ours:
+            plain = S3dav(
+                "s3dav-wt", self.proxy.url, self.bucket, self.workdir / "no-events", self.log,
+                write_back=False, events=False,
+            )  # fmt: skip
+        try:
+            for label, key, event in cases:
+                self.h_case(label, key, event, plain if (ours and not event) else self.t)
+        finally:
+            if plain is not None:
+                plain.stop()
 
-            def write_and_wait(key=key, event=event, state=state):
-                folder = key.endswith("/")
-                self.direct.put_object(
-                    Bucket=self.bucket, Key=key, Body=b"" if folder else SMALL,
-                    ContentType="application/x-directory" if folder else "text/plain",
-                )  # fmt: skip
-                written = time.monotonic()
-                if event:
-                    self.post_event(key)
-                deadline = written + H_WAIT
-                while time.monotonic() < deadline:
-                    if folder:
-                        r = self.http.request(
-                            "PROPFIND", self.t.url + "/" + key, headers={"Depth": "0"},
-                            data=PROPFIND_BODY, timeout=30,
-                        )  # fmt: skip
-                        seen = r.status_code == 207
-                    else:
-                        seen = self.http.get(self.t.url + "/" + key, timeout=30).status_code == 200
-                    if seen:
-                        state["visible_s"] = time.monotonic() - written
-                        return
-                    time.sleep(H_POLL)
-                state["visible_s"] = H_WAIT
-                raise CutOff
+    def h_case(self, label: str, key: str, event: bool, server: Target) -> None:
+        """One (h) case against `server` (the target, or s3dav without events)."""
+        folder = key.endswith("/")
+        state: dict[str, float] = {}
+        probe = webdav_session()
+        probe.request("PROPFIND", server.url + "/h/", headers={"Depth": "1"}, data=PROPFIND_BODY)
 
-            def figures(row: dict, state=state) -> None:
-                row["visible_s"] = round(state.get("visible_s", H_WAIT), 3)
+        def write_and_wait():
+            self.direct.put_object(
+                Bucket=self.bucket, Key=key, Body=b"" if folder else SMALL,
+                ContentType="application/x-directory" if folder else "text/plain",
+            )  # fmt: skip
+            written = time.monotonic()
+            if event:
+                self.post_event(key)
+            while time.monotonic() < written + H_WAIT:
+                if folder:
+                    r = probe.request(
+                        "PROPFIND", server.url + "/" + key, headers={"Depth": "0"},
+                        data=PROPFIND_BODY, timeout=30,
+                    )  # fmt: skip
+                    seen = r.status_code == 207
+                else:
+                    seen = probe.get(server.url + "/" + key, timeout=30).status_code == 200
+                if seen:
+                    state["visible_s"] = time.monotonic() - written
+                    return
+                time.sleep(H_POLL)
+            state["visible_s"] = H_WAIT
+            raise CutOff
 
-            self.phase("h", label, write_and_wait, extra=figures)
+        def figures(row: dict) -> None:
+            row["visible_s"] = round(state.get("visible_s", H_WAIT), 3)
+
+        self.phase("h", label, write_and_wait, extra=figures)
 
     def post_event(self, key: str) -> None:
         """What S3 (or MinIO, or SNS) pushes for one new object: its Records document."""
@@ -820,6 +842,7 @@ def main() -> None:
                 runner = Runner(
                     None, proxy, direct, bucket, big, gh=name in GH_TARGETS, g_times=g_times,
                     g_objects=G_OBJECTS_LONG if a.long else a.g_objects, latency_ms=lat,
+                    workdir=tdir, log=log,
                 )  # fmt: skip
                 runner.setup(a.scenarios)
                 target = runner.t = make_target(name, proxy.url, bucket, tdir, log)
