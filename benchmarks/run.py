@@ -57,9 +57,9 @@ ALL_TARGETS = ["s3dav-wt", "s3dav-wb", "rclone-off", "rclone-full"]
 # and (g) costs rclone one HEAD per object, one after another.
 GH_TARGETS = {"s3dav-wt", "rclone-full"}
 G_OBJECTS, G_OBJECTS_LONG = 20_000, 100_000
-# (g) against rclone stops after this many times s3dav's own time (at least G_MIN_CUTOFF s):
+# (g) against rclone stops after this many times s3dav's own time (G_MIN_CUTOFF..G_MAX_CUTOFF s):
 # enough to show a 1/10 ratio without waiting half an hour for 20,000 HEADs in a row.
-G_CUTOFF_FACTOR, G_MIN_CUTOFF = 12, 60.0
+G_CUTOFF_FACTOR, G_MIN_CUTOFF, G_MAX_CUTOFF = 10.5, 60.0, 900.0
 H_WAIT = 60.0  # (h): a change not visible after this long is reported as "> 60 s"
 H_POLL = 0.05  # (h): the client asks again every 50 ms
 EVENTS_TOKEN = "benchmark-events-token-0123456789"
@@ -431,7 +431,11 @@ class Runner:
         """(g) cold PROPFIND Depth 1 of a folder of g_objects objects written straight to S3."""
         n = self.g_objects
         ours = isinstance(self.t, S3dav)
-        limit = None if ours else max(G_MIN_CUTOFF, G_CUTOFF_FACTOR * self.g_times.get(n, 0))
+        limit = (
+            None
+            if ours
+            else min(G_MAX_CUTOFF, max(G_MIN_CUTOFF, G_CUTOFF_FACTOR * self.g_times.get(n, 0)))
+        )
         rss = PeakRss(self.t.proc.pid) if ours else None
         latency = self.latency_ms / 1000
 
