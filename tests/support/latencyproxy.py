@@ -12,7 +12,10 @@ untouched (Host is kept).
 
 Control endpoints (not forwarded, not counted, no delay):
   GET  /__proxy__/counts        -> {"LIST": 3, "HEAD": 10, ...}
-  POST /__proxy__/reset         -> counts back to zero
+  GET  /__proxy__/spans         -> {"LIST": {"first": 0.0, "last": 0.31, "peak": 8}, ...}:
+                                   per kind, when its first request came and its last answer
+                                   went (seconds since the last reset) and the most in flight
+  POST /__proxy__/reset         -> counts and spans back to zero
   POST /__proxy__/latency?ms=N  -> change the injected latency
 
 Run: python -m tests.support.latencyproxy --upstream http://127.0.0.1:5000 --port 5100 \
@@ -71,6 +74,9 @@ class State:
         self.latency = latency
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
+        self.since = time.monotonic()  # the last reset
+        self.spans: dict[str, dict[str, float]] = {}
+        self.in_flight: Counter[str] = Counter()
         self.local = threading.local()
 
     def conn(self) -> http.client.HTTPConnection:
@@ -87,6 +93,26 @@ class State:
             c = http.client.HTTPConnection(self.host, self.port, timeout=300)
             self.local.conn = c
         return c
+
+    def started(self, kind: str) -> None:
+        with self.lock:
+            self.counts[kind] += 1
+            self.in_flight[kind] += 1
+            now = time.monotonic() - self.since
+            span = self.spans.setdefault(kind, {"first": now, "last": now, "peak": 0})
+            span["peak"] = max(span["peak"], self.in_flight[kind])
+
+    def ended(self, kind: str) -> None:
+        with self.lock:
+            self.in_flight[kind] -= 1
+            if kind in self.spans:
+                self.spans[kind]["last"] = time.monotonic() - self.since
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.spans.clear()
+            self.since = time.monotonic()
 
     def drop_conn(self) -> None:
         c = getattr(self.local, "conn", None)
@@ -114,9 +140,11 @@ def make_handler(state: State):
             if what == "counts":
                 with state.lock:
                     body = json.dumps(dict(state.counts)).encode()
-            elif what == "reset":
+            elif what == "spans":
                 with state.lock:
-                    state.counts.clear()
+                    body = json.dumps(state.spans).encode()
+            elif what == "reset":
+                state.reset()
                 body = b"{}"
             elif what == "latency":
                 state.latency = float(parse_qs(u.query)["ms"][0]) / 1000
@@ -154,8 +182,14 @@ def make_handler(state: State):
             if self._control(u):
                 return
             kind = classify(self.command, u.path, u.query, self.headers)
-            with state.lock:
-                state.counts[kind] += 1
+            state.started(kind)
+            try:
+                self._send_on()
+            finally:
+                state.ended(kind)
+
+        def _send_on(self) -> None:
+            """Forward the request after the injected latency, and stream the answer back."""
             if state.latency:
                 time.sleep(state.latency)
             chunked_in = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
