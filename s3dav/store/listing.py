@@ -71,6 +71,10 @@ class Listing:
     def is_empty(self) -> bool:
         return not self.files and not self.dirs and self.own_marker is None
 
+    def weight(self) -> int:
+        """Its files and subfolders (at least 1): what it counts in ListingCache's bound."""
+        return len(self.files) + len(self.dirs) + 1
+
     def display(self) -> dict[str, tuple[str, bool]]:
         """Shown name -> (raw name, is_dir); see `display_names`."""
         if self._display is None:

@@ -29,8 +29,9 @@ def _nothing() -> None:
 
 
 def members(listing: Listing) -> int:
-    """What a listing weighs in the cache's bound: its files and subfolders (at least 1)."""
-    return len(listing.files) + len(listing.dirs) + 1
+    """What a listing weighs in the cache's bound: its entries (at least 1). A folder's
+    Listing or its earlier versions (store/versions.py VersionListing) alike."""
+    return listing.weight()
 
 
 class ListingCache:

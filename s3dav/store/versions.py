@@ -56,6 +56,10 @@ class VersionListing:
     def names(self) -> list[str]:
         return sorted(self.members)
 
+    def weight(self) -> int:
+        """Its versions (at least 1): what it counts in ListingCache's bound."""
+        return len(self.members) + 1
+
 
 def split_ext(name: str) -> tuple[str, str]:
     """`report.pdf` -> (`report`, `.pdf`); no extension for `notes` or `.bashrc`."""
