@@ -89,6 +89,13 @@ def test_two_gateways_on_one_cache_dir_keep_dead_properties_apart(make_gateway, 
     assert store_dir(cache["dir"], one) != store_dir(cache["dir"], two)
 
 
+def proxy_counts(proxy_url: str) -> dict[str, int]:
+    """The latency proxy's requests by kind (tests/support/latencyproxy.py)."""
+    import requests
+
+    return requests.get(proxy_url + "/__proxy__/counts", timeout=5).json()
+
+
 def test_two_gateways_on_one_cache_dir_keep_write_back_journals_apart(
     make_gateway,
     s3,
@@ -106,6 +113,9 @@ def test_two_gateways_on_one_cache_dir_keep_write_back_journals_apart(
     set_latency(latency_proxy, 60_000)
     assert gw_one.request("PUT", "/w.txt", data=b"for bucket one", timeout=10).status_code == 201
     assert pending(gw_one) == 1
+    # The upload must be on its way (held by the proxy) before the latency drops: one the
+    # write-back had not sent yet would go through at 0 ms while gateway one stops.
+    assert wait_until(lambda: proxy_counts(latency_proxy).get("PUT", 0) >= 1, 30)
     gw_two = make_gateway(two, config={"cache": {"dir": cache, "write_back": True}})
     assert "resuming" not in gw_two.log()
     assert pending(gw_two) == 0
