@@ -100,8 +100,6 @@ class CopyDelete(TreePart):
         keys.append(dir_key.rstrip("/") + FOLDER_SUFFIX)
         if dir_key not in keys:
             keys.append(dir_key)
-        if dir_key not in keys:
-            keys.append(dir_key)
         return self.remove_moved_tree(dir_key, keys)
 
     def copy_object(
