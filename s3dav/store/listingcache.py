@@ -50,6 +50,9 @@ class ListingCache:
         # folder -> when it was last invalidated: a listing whose LIST was sent before
         # that (in flight meanwhile) is stale too, and is not served (store/events.py).
         self._dropped: dict[str, float] = {}
+        # The same for whole trees (invalidate_tree) and for everything (invalidate()).
+        self._dropped_trees: dict[str, float] = {}
+        self._dropped_all = float("-inf")
         # Hooks for metrics: called once per hit / miss of get_or_fetch.
         self.on_hit: Callable[[], None] = _nothing
         self.on_miss: Callable[[], None] = _nothing
@@ -59,13 +62,34 @@ class ListingCache:
             listing = self._entries.get(dir_key)
             if listing is None:
                 return None
-            dropped = self._dropped.get(dir_key)
             if time.monotonic() - listing.fetched_at > self.ttl or (
-                dropped is not None and listing.fetched_at < dropped
+                listing.fetched_at < self._dropped_since(dir_key)
             ):
                 self._drop(dir_key)
                 return None
             return listing
+
+    def _dropped_since(self, dir_key: str) -> float:
+        """When `dir_key` was last invalidated: itself, a tree above it, or everything."""
+        when = max(self._dropped_all, self._dropped.get(dir_key, float("-inf")))
+        if self._dropped_trees:
+            for end in range(len(dir_key)):
+                if end == 0 or dir_key[end - 1] == "/":
+                    when = max(when, self._dropped_trees.get(dir_key[:end], float("-inf")))
+            when = max(when, self._dropped_trees.get(dir_key, float("-inf")))
+        return when
+
+    def _note_dropped(self, marks: dict[str, float], key: str, now: float) -> None:
+        """Record an invalidation; the record is bounded (older ones bar nothing live)."""
+        if len(marks) >= self.max_entries:
+            live = {k: t for k, t in marks.items() if now - t <= self.ttl}
+            marks.clear()
+            if len(live) < self.max_entries:
+                marks.update(live)
+            else:  # a flood: forget the marks, and drop every listing they could bar
+                self._entries.clear()
+                self._members = 0
+        marks[key] = now
 
     @property
     def cached_members(self) -> int:
@@ -124,21 +148,16 @@ class ListingCache:
 
     def invalidate(self, dir_key: str | None = None) -> None:
         with self._lock:
+            now = time.monotonic()
             if dir_key is None:
                 self._entries.clear()
                 self._members = 0
                 self._ahead.clear()
+                self._dropped_all = now  # a LIST in flight now is stale when it lands
             else:
                 self._drop(dir_key)
                 self._ahead.pop(dir_key, None)
-                now = time.monotonic()
-                if len(self._dropped) >= self.max_entries:  # older ones bar nothing live
-                    self._dropped = {k: t for k, t in self._dropped.items() if now - t <= self.ttl}
-                    if len(self._dropped) >= self.max_entries:  # a flood: forget it all
-                        self._dropped.clear()
-                        self._entries.clear()
-                        self._members = 0
-                self._dropped[dir_key] = now
+                self._note_dropped(self._dropped, dir_key, now)
 
     def invalidate_tree(self, dir_key: str) -> None:
         """Drop the listing of `dir_key` and of every folder below it."""
@@ -147,6 +166,7 @@ class ListingCache:
                 self._drop(key)
             for key in [k for k in self._ahead if k.startswith(dir_key)]:
                 del self._ahead[key]
+            self._note_dropped(self._dropped_trees, dir_key, time.monotonic())
 
     # -- read-ahead -----------------------------------------------------------------
     def read_ahead(self, dir_key: str, submit: Callable[[], Future]) -> bool:

@@ -67,3 +67,26 @@ def test_the_folder_count_bound_still_holds():
     for key in ("a/", "b/", "c/"):
         cache.put(folder(key, 1))
     assert cache.get("a/") is None and cache.cached_members == 4
+
+
+def test_a_listing_in_flight_across_an_invalidation_is_not_served():
+    """A LIST sent before a folder, a tree above it, or everything was invalidated
+    lands stale: it is not served (the change it missed came after it was sent)."""
+    for drop in (
+        lambda c: c.invalidate("a/b/"),
+        lambda c: c.invalidate_tree("a/"),
+        lambda c: c.invalidate_tree(""),
+        lambda c: c.invalidate(),
+    ):
+        cache = ListingCache(ttl=300)
+        in_flight = folder("a/b/", 3)  # fetched_at: when its LIST was sent
+        drop(cache)
+        cache.put(in_flight)
+        assert cache.get("a/b/") is None
+        cache.put(folder("a/b/", 3))  # sent after the invalidation: served
+        assert cache.get("a/b/") is not None
+    other = ListingCache(ttl=300)
+    sibling = folder("a/bc/", 1)
+    other.invalidate_tree("a/b/")  # not a tree above a/bc/
+    other.put(sibling)
+    assert other.get("a/bc/") is not None
